@@ -1,0 +1,29 @@
+"""Persistence: the SQLModel tables (the system of record) and the engine and sessions.
+
+Postgres in production, SQLite as the embedded default; the schema is owned by the
+Alembic migrations in `migrations/`.
+"""
+
+from app.db.engine import get_engine, reset_engines, session_scope
+from app.db.models import (
+    AuditEvent,
+    DeadLetter,
+    Delivery,
+    Message,
+    MessageState,
+    Review,
+    utcnow,
+)
+
+__all__ = [
+    "AuditEvent",
+    "DeadLetter",
+    "Delivery",
+    "Message",
+    "MessageState",
+    "Review",
+    "get_engine",
+    "reset_engines",
+    "session_scope",
+    "utcnow",
+]

@@ -1,0 +1,180 @@
+"""Typed models of the policy file; validation happens here, once, at start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TierName = Literal["fast", "standard", "flagship"]
+TIER_ORDER: tuple[TierName, ...] = ("fast", "standard", "flagship")
+Provider = Literal["anthropic", "openai"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelRef(_Strict):
+    """One `provider:model` entry of a tier's failover chain."""
+
+    provider: Provider
+    model: str
+
+    @classmethod
+    def parse(cls, ref: str) -> ModelRef:
+        provider, sep, model = ref.partition(":")
+        if not sep or not model:
+            raise ValueError(f"expected 'provider:model', got {ref!r}")
+        return cls(provider=provider, model=model)  # type: ignore[arg-type]
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+class Tier(_Strict):
+    chain: tuple[ModelRef, ...] = Field(min_length=1)
+
+    @field_validator("chain", mode="before")
+    @classmethod
+    def _parse_refs(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple(ModelRef.parse(v) if isinstance(v, str) else v for v in value)
+        return value
+
+
+class ModelPrice(_Strict):
+    input_per_mtok_usd: Decimal = Field(ge=0)
+    output_per_mtok_usd: Decimal = Field(ge=0)
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> Decimal:
+        """Cost of one call from its real token usage."""
+        million = Decimal(1_000_000)
+        return (
+            Decimal(input_tokens) * self.input_per_mtok_usd
+            + Decimal(output_tokens) * self.output_per_mtok_usd
+        ) / million
+
+
+class Business(_Strict):
+    name: str
+    languages: tuple[str, ...] = ("es", "pt", "en")
+    default_timezone: str = "UTC"
+    own_emails: tuple[str, ...] = ()
+    own_phones: tuple[str, ...] = ()
+    currency_by_language: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class Routing(_Strict):
+    classify_tier: TierName = "fast"
+    draft_tier: TierName = "standard"
+    intents: tuple[str, ...] = Field(min_length=1)
+    flagship_intents: tuple[str, ...] = ()
+    escalate_intents: tuple[str, ...] = ()
+    no_reply_intents: tuple[str, ...] = ()
+    escalate_below_confidence: float = Field(default=0.6, ge=0, le=1)
+    flagship_below_confidence: float = Field(default=0.0, ge=0, le=1)
+    borrow_neighbour_tier: bool = True
+    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    over_budget: Literal["downgrade", "park"] = "downgrade"
+
+    @model_validator(mode="after")
+    def _intents_known(self) -> Routing:
+        known = set(self.intents)
+        for name in ("flagship_intents", "escalate_intents", "no_reply_intents"):
+            unknown = set(getattr(self, name)) - known
+            if unknown:
+                raise ValueError(f"routing.{name} names unknown intents: {sorted(unknown)}")
+        return self
+
+
+class SendWindow(_Strict):
+    start: dt.time = dt.time(8, 0)
+    end: dt.time = dt.time(21, 0)
+
+
+class CatalogItem(_Strict):
+    sku: str
+    names: dict[str, str]
+    prices: dict[str, Decimal]
+
+    @field_validator("prices")
+    @classmethod
+    def _positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, amount in value.items():
+            if len(currency) != 3 or not currency.isupper():
+                raise ValueError(f"currency must be an ISO 4217 code, got {currency!r}")
+            if amount <= 0:
+                raise ValueError(f"price of {currency} must be positive")
+        return value
+
+
+class Guardrails(_Strict):
+    catalog: tuple[CatalogItem, ...] = ()
+    discounts_percent: tuple[Decimal, ...] = ()
+    promises: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    allowed_link_domains: tuple[str, ...] = ()
+    send_window: SendWindow = SendWindow()
+    reply_max_chars: dict[str, int] = Field(default_factory=dict)
+
+    def catalog_amounts(self) -> dict[str, frozenset[Decimal]]:
+        """Every catalog price, by currency."""
+        out: dict[str, set[Decimal]] = {}
+        for item in self.catalog:
+            for currency, amount in item.prices.items():
+                out.setdefault(currency, set()).add(amount)
+        return {c: frozenset(a) for c, a in out.items()}
+
+
+class Retries(_Strict):
+    attempts_per_step: int = Field(default=5, ge=1, le=50)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    max_park_age_s: float = Field(default=86_400, gt=0)
+    drain_rate_per_s: float = Field(default=20.0, gt=0)
+    stalled_after_s: float = Field(default=120, gt=0)
+
+
+class Policy(_Strict):
+    business: Business
+    tiers: dict[TierName, Tier]
+    prices: dict[str, ModelPrice]
+    routing: Routing
+    guardrails: Guardrails = Guardrails()
+    retries: Retries = Retries()
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        missing = [t for t in TIER_ORDER if t not in self.tiers]
+        if missing:
+            raise ValueError(f"tiers missing: {missing}")
+        for tier_name, tier in self.tiers.items():
+            for ref in tier.chain:
+                if ref.key not in self.prices:
+                    raise ValueError(f"tiers.{tier_name}: no price for {ref.key}")
+        return self
+
+    def price_of(self, ref: ModelRef) -> ModelPrice:
+        return self.prices[ref.key]
+
+    def providers(self) -> set[str]:
+        return {ref.provider for tier in self.tiers.values() for ref in tier.chain}
+
+    def currency_for(self, language: str | None) -> str:
+        by_lang = self.business.currency_by_language
+        if language and language in by_lang:
+            return by_lang[language]
+        return next(iter(by_lang.values()), "USD")
