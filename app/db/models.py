@@ -127,7 +127,12 @@ class AuditEvent(SQLModel, table=True):
         sa.Index("ix_audit_events_action_at", "action", "at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     message_id: str | None = Field(default=None, max_length=36, index=True)
     seq: int = Field(default=0)
     at: dt.datetime = Field(

@@ -1,0 +1,45 @@
+# Keel: `make demo` runs the demo, `make test` runs the tests; both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-build.lock pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: install demo test test-fast lint format services lock clean
+
+install: $(STAMP)
+
+# Every dependency comes from the hashed lock file; the project itself is installed
+# without touching the index (no unpinned build requirements either).
+$(STAMP): requirements.lock requirements-build.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-build.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: install
+	$(BIN)/keel demo
+
+services:
+	bash .ci/services
+
+test: install services
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-pin after changing pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+	uv pip compile requirements-build.in --generate-hashes --python-version 3.11 -o requirements-build.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""ASGI middleware that refuses bad requests before any body is parsed:
+401 without a valid bearer key (constant-time), 415 when not JSON, 413 when too big."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PROTECTED_PREFIX = "/v1/"
+
+
+async def _reply(send: Send, status: int, code: str, message: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def key_matches(presented: str, keys: list[str]) -> bool:
+    """Constant-time comparison against every configured key."""
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(presented.encode(), key.encode())
+    return found
+
+
+class RequestGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_keys: Callable[[], list[str]],
+        max_body_bytes: int,
+        max_batch_bytes: int,
+    ) -> None:
+        self.app = app
+        self.api_keys = api_keys
+        self.max_body_bytes = max_body_bytes
+        self.max_batch_bytes = max_batch_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        auth = headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        keys = self.api_keys()
+        if scheme.lower() != "bearer" or not token or not keys or not key_matches(token, keys):
+            await _reply(send, 401, "unauthorized", "a valid bearer API key is required")
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                await _reply(send, 415, "unsupported_media_type", "send application/json")
+                return
+            limit = (
+                self.max_batch_bytes if scope["path"].endswith(":batch") else self.max_body_bytes
+            )
+            length = headers.get("content-length")
+            if length and length.isdigit() and int(length) > limit:
+                await _reply(send, 413, "payload_too_large", f"body over {limit} bytes")
+                return
+            body = await self._read_limited(receive, limit)
+            if body is None:
+                await _reply(send, 413, "payload_too_large", f"body over {limit} bytes")
+                return
+            await self.app(scope, _replay(body, receive), send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _read_limited(receive: Receive, limit: int) -> bytes | None:
+        """The whole body, or None as soon as it passes `limit` (chunked bodies too)."""
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

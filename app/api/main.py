@@ -1,0 +1,57 @@
+"""Building the FastAPI app; settings are read when the app is created, not at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.api.errors import install_error_handlers
+from app.api.guard import RequestGuard
+from app.api.routes import router
+from app.config import get_settings
+from app.errors import ConfigError
+from app.pipeline.runner import current_policy
+
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    api = FastAPI(
+        title="Keel ingress API",
+        version="0.1.0",
+        description="Accepts customer messages for classification, drafting, checks and delivery.",
+    )
+    install_error_handlers(api)
+    api.include_router(router)
+    api.add_middleware(
+        RequestGuard,  # type: ignore[arg-type]
+        api_keys=lambda: get_settings().api_keys,
+        max_body_bytes=settings.keel_max_body_bytes,
+        max_batch_bytes=MAX_BATCH_BYTES,
+    )
+    return api
+
+
+class _LazyApp:
+    """`uvicorn app.api:app` target: builds the app at startup, after the environment is
+    read, and refuses to start with one clear line when a setting or the policy is bad."""
+
+    _app: FastAPI | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            try:
+                current_policy()
+                self._app = create_app()
+            except ConfigError as exc:
+                if scope["type"] == "lifespan":
+                    await receive()
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                raise
+        await self._app(scope, receive, send)
+
+
+app = _LazyApp()

@@ -1,0 +1,10 @@
+"""The audit record: one append-only event per action, chained per message by SHA-256.
+
+Owns writing events (inside the caller's transaction, so an action and its audit
+commit together), reading a message's timeline, and verifying the hash chains.
+"""
+
+from app.audit.chain import event_hash, verify_chain
+from app.audit.record import Actor, record, timeline
+
+__all__ = ["Actor", "event_hash", "record", "timeline", "verify_chain"]

@@ -1,0 +1,31 @@
+"""The Typer app and the entry point that turns configuration errors into one line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from app.cli import db, demo, ingest, simulator, trace
+from app.errors import ConfigError
+
+cli = typer.Typer(
+    name="keel",
+    help="Keel: queues, guardrails, failover and audit for AI inboxes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cli.add_typer(db.group, name="db")
+cli.command("demo")(demo.demo)
+cli.command("simulator")(simulator.simulator)
+cli.command("ingest")(ingest.ingest)
+cli.command("trace")(trace.trace)
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigError as exc:
+        print(f"keel: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,60 @@
+"""The demo's closing summary (SPEC 10), printed with Rich."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from app.cli.output import console
+from app.cli.trace import trace
+from app.db import session_scope
+from app.demo.receiver import WebhookReceiver
+from app.pipeline.runner import current_policy
+from app.reporting import summarize
+
+
+def _table(title: str, rows: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(title.split(" ")[0].lower())
+    table.add_column("count", justify="right")
+    for key, value in sorted(rows.items(), key=lambda kv: -kv[1]):
+        table.add_row(key, str(value))
+    if not rows:
+        table.add_row("(none)", "0")
+    return table
+
+
+def print_summary(
+    *, receiver: WebhookReceiver, elapsed_s: float, messages: int, sample_id: str | None
+) -> None:
+    with session_scope() as session:
+        s = summarize(session, policy=current_policy())
+    accepted = receiver.accepted()
+    keys = {p.idempotency_key for p in accepted}
+    console.rule("[bold]Keel demo summary")
+    console.print(_table("States (final)", s.by_state))
+    console.print(
+        f"Replies sent: [bold]{s.sent}[/] (webhook received {len(accepted)} POSTs, "
+        f"{len(keys)} distinct Idempotency-Keys, "
+        f"{sum(p.signature_ok for p in accepted)} with a valid signature)"
+    )
+    console.print(_table("Escalations by reason", s.escalations))
+    console.print(_table("Guardrail blocks", s.guardrail_blocks))
+    console.print(_table("Dead letters by reason", s.dead_letters))
+    console.print(_table("Model calls (tier:provider:status)", s.model_calls))
+    console.print(
+        f"Failovers: [bold]{s.failovers}[/]   parked: {s.parked}   drained: {s.unparked}"
+    )
+    savings = f"{s.savings_ratio:.1%}" if s.savings_ratio is not None else "n/a"
+    console.print(
+        f"Cost: [bold]${s.cost_usd:.4f}[/] against ${s.flagship_cost_usd:.4f} had every call "
+        f"gone to the flagship tier: [bold green]{savings} saved[/]"
+    )
+    p50 = f"{s.latency_p50_s:.2f}" if s.latency_p50_s is not None else "n/a"
+    p95 = f"{s.latency_p95_s:.2f}" if s.latency_p95_s is not None else "n/a"
+    console.print(
+        f"Latency received->settled: p50 {p50} s, p95 {p95} s; "
+        f"{messages} messages in {elapsed_s:.1f} s = [bold]{messages / max(elapsed_s, 1e-9):.1f} msg/s[/]"
+    )
+    if sample_id:
+        console.rule(f"[bold]keel trace {sample_id}")
+        trace(sample_id, as_json=False)

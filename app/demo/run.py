@@ -1,0 +1,207 @@
+"""The demo: real processes on embedded defaults, the sample inbox, an outage, a summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from rich.progress import Progress
+from sqlmodel import col, func, select
+
+from app.cli.output import console
+from app.config import reset_settings
+from app.db import reset_engines, session_scope
+from app.db.migrate import upgrade
+from app.db.models import Message
+from app.demo import procs
+from app.demo.receiver import WebhookReceiver
+from app.demo.report import print_summary
+from app.providers import reset_clients
+
+INBOX = Path(__file__).with_name("data") / "inbox.jsonl"
+PENDING_STATES = ("received", "classified", "drafted")
+BATCH = 50
+
+
+@dataclass
+class DemoOptions:
+    limit: int | None = None
+    outage_s: float = 12.0
+    timeout_s: float = 150.0
+    latency_ms: str = "20:120"
+    keep: bool = False
+    concurrency: int = 4
+
+
+def load_inbox(limit: int | None = None) -> list[dict[str, object]]:
+    lines = [json.loads(line) for line in INBOX.read_text("utf-8").splitlines() if line.strip()]
+    return lines[:limit] if limit else lines
+
+
+@contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    reset_settings()
+    reset_engines()
+    reset_clients()
+    _refresh_broker()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+        reset_engines()
+        reset_clients()
+
+
+def _refresh_broker() -> None:
+    from tasks import refresh_broker
+
+    refresh_broker()
+
+
+def _pending(session_count_states: tuple[str, ...]) -> int:
+    with session_scope() as session:
+        return int(
+            session.exec(
+                select(func.count()).where(col(Message.state).in_(session_count_states))
+            ).one()
+        )
+
+
+def run_demo(options: DemoOptions) -> bool:
+    """Run the whole demo; True when every message settled before the timeout."""
+    workdir = Path(tempfile.mkdtemp(prefix="keel-demo-"))
+    group = procs.Processes(workdir)
+    receiver = WebhookReceiver(secret=secrets.token_hex(16)).start()
+    started = time.monotonic()
+    try:
+        redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+        if procs.redis_answers(redis_url):
+            console.print(f"[dim]Redis: using {redis_url.split('@')[-1]}[/]")
+        else:
+            redis_url = procs.start_private_redis(group, data_dir=workdir)
+            console.print(f"[dim]Redis: started a private redis-server at {redis_url}[/]")
+        sim_port, api_port = procs.free_port(), procs.free_port()
+        api_key = secrets.token_hex(16)
+        sim = f"http://127.0.0.1:{sim_port}"
+        env = {
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite:///{workdir / 'keel.db'}",
+            "KEEL_NAMESPACE": f"keel-demo-{secrets.token_hex(4)}",
+            "KEEL_API_KEYS": api_key,
+            "KEEL_WEBHOOK_URL": receiver.url,
+            "KEEL_WEBHOOK_SECRET": receiver.secret,
+            "ANTHROPIC_API_KEY": "sim-key",
+            "ANTHROPIC_BASE_URL": f"{sim}/anthropic",
+            "OPENAI_API_KEY": "sim-key",
+            "OPENAI_BASE_URL": f"{sim}/openai/v1",
+            "KEEL_MODEL_TIMEOUT_S": "5",
+        }
+        with _environment(env):
+            return _run(options, group, receiver, env, sim, api_port, api_key, workdir, started)
+    finally:
+        group.stop_all()
+        receiver.stop()
+        if options.keep:
+            console.print(f"[dim]kept {workdir}[/]")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    options: DemoOptions,
+    group: procs.Processes,
+    receiver: WebhookReceiver,
+    env: dict[str, str],
+    sim: str,
+    api_port: int,
+    api_key: str,
+    workdir: Path,
+    started: float,
+) -> bool:
+    child_env = {**os.environ, **env}
+    upgrade()
+    sim_port = sim.rsplit(":", 1)[1]
+    group.start(
+        "simulator",
+        procs.python_argv("-m", "app.simulator", "--port", sim_port, "--latency-ms", options.latency_ms),
+        child_env,
+    )
+    group.start("worker", procs.worker_argv(concurrency=options.concurrency, name="demo"), child_env)
+    group.start("beat", procs.beat_argv(workdir / "beat-schedule"), child_env)
+    group.start(
+        "api",
+        procs.python_argv(
+            "-m", "uvicorn", "app.api:app", "--host", "127.0.0.1", "--port", str(api_port),
+            "--log-level", "warning", "--no-access-log",
+        ),
+        child_env,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{api_port}"
+    procs.wait_for_http(f"{sim}/_sim/health")
+    procs.wait_for_http(f"{api}/healthz")
+    inbox = load_inbox(options.limit)
+    console.print(
+        f"[bold]Keel demo[/]: {len(inbox)} messages, worker x{options.concurrency}, "
+        f"simulator latency {options.latency_ms} ms, webhook {receiver.url}"
+    )
+    headers = {"Authorization": f"Bearer {api_key}"}
+    fed_at = time.monotonic()
+    outage_at = len(inbox) // 3
+    outage_done = False
+    with httpx.Client(base_url=api, headers=headers, timeout=30) as client, Progress(
+        console=console, transient=True
+    ) as progress:
+        bar = progress.add_task("posting the inbox", total=len(inbox))
+        for start in range(0, len(inbox), BATCH):
+            if not outage_done and start >= outage_at:
+                httpx.post(
+                    f"{sim}/_sim/outage",
+                    json={"provider": "anthropic", "status": 503, "seconds": options.outage_s},
+                ).raise_for_status()
+                console.print(
+                    f"[yellow]anthropic is down for {options.outage_s:.0f} s (503 to every call)[/]"
+                )
+                outage_done = True
+            chunk = inbox[start : start + BATCH]
+            client.post("/v1/messages:batch", json={"messages": chunk}).raise_for_status()
+            progress.advance(bar, len(chunk))
+        wait = progress.add_task("processing", total=len(inbox))
+        deadline = started + options.timeout_s
+        pending = len(inbox)
+        while time.monotonic() < deadline:
+            pending = _pending(PENDING_STATES)
+            progress.update(wait, completed=len(inbox) - pending)
+            if pending == 0:
+                break
+            time.sleep(0.25)
+    elapsed = time.monotonic() - fed_at
+    with session_scope() as session:
+        sample_id = session.exec(
+            select(Message.id).where(Message.state == "sent").order_by(col(Message.created_at))
+        ).first()
+    print_summary(
+        receiver=receiver,
+        elapsed_s=elapsed,
+        messages=len(inbox),
+        sample_id=sample_id,
+    )
+    if pending:
+        console.print(f"[red]{pending} messages still in flight after {options.timeout_s:.0f} s[/]")
+        return False
+    return True

@@ -1,0 +1,65 @@
+"""Accepting a message: one row and its `received` event, or the first one's id again."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from app.audit import Actor, record
+from app.db.models import Message
+from app.pipeline.schemas import MessageIn
+
+
+def _existing(session: Session, channel: str, external_id: str) -> Message | None:
+    return session.exec(
+        select(Message).where(Message.channel == channel, Message.external_id == external_id)
+    ).first()
+
+
+def accept_message(*, session: Session, message_in: MessageIn, actor: Actor) -> tuple[Message, bool]:
+    """Store a new message, or return the earlier one with `duplicate=True`.
+
+    Safe under concurrent duplicates: the unique `(channel, external_id)` decides.
+    """
+    earlier = _existing(session, message_in.channel, message_in.external_id)
+    if earlier is None:
+        message = Message(
+            external_id=message_in.external_id,
+            channel=message_in.channel,
+            contact_id=message_in.contact.id,
+            contact_name=message_in.contact.name,
+            contact_timezone=message_in.contact.timezone,
+            contact_locale=message_in.contact.locale,
+            conversation_id=message_in.conversation_id,
+            text=message_in.text,
+            extra=message_in.metadata,
+            received_at=message_in.received_at,
+        )
+        try:
+            with session.begin_nested():
+                session.add(message)
+                session.flush()
+                record(
+                    session,
+                    message_id=message.id,
+                    action="received",
+                    actor=actor,
+                    step="ingest",
+                    trace_id=message.trace_id,
+                    detail={"channel": message.channel, "chars": len(message.text)},
+                )
+            return message, False
+        except sa.exc.IntegrityError:
+            session.expunge_all()
+            earlier = _existing(session, message_in.channel, message_in.external_id)
+            if earlier is None:
+                raise
+    record(
+        session,
+        message_id=earlier.id,
+        action="duplicate",
+        actor=actor,
+        trace_id=earlier.trace_id,
+        detail={"channel": earlier.channel},
+    )
+    return earlier, True

@@ -1,0 +1,84 @@
+"""The inbound message as clients send it (SPEC 4), validated strictly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_TEXT_CHARS = 8000
+Channel = Literal["whatsapp", "email", "sms", "web"]
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    locale: str | None = Field(default=None, max_length=35)
+
+    @field_validator("id", "name", "locale")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        return _no_nul(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _no_nul(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+
+class MessageIn(BaseModel):
+    """`POST /v1/messages` body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    contact: ContactIn
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+    conversation_id: str | None = Field(default=None, max_length=200)
+    received_at: dt.datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("external_id", "conversation_id")
+    @classmethod
+    def _clean(cls, value: str | None) -> str | None:
+        return _no_nul(value)
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        _no_nul(value)
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[MessageIn] = Field(min_length=1, max_length=500)

@@ -1,0 +1,76 @@
+"""Anthropic Messages API through the official SDK."""
+
+from __future__ import annotations
+
+import anthropic
+import httpx
+
+from app.errors import MalformedResponse, ProviderUnavailable
+from app.pipeline.prompts import Prompt
+from app.providers.base import Completion
+from app.providers.errors_map import translate_status
+
+
+class AnthropicClient:
+    name = "anthropic"
+
+    def __init__(self, *, api_key: str, base_url: str | None, timeout_s: float) -> None:
+        self._sdk = anthropic.Anthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+        )
+
+    def complete(
+        self, *, model: str, prompt: Prompt, headers: dict[str, str], timeout_s: float
+    ) -> Completion:
+        try:
+            response = self._sdk.messages.create(
+                model=model,
+                max_tokens=prompt.max_tokens,
+                system=prompt.system,
+                messages=[{"role": "user", "content": prompt.user}],
+                extra_headers=headers,
+                timeout=timeout_s,
+            )
+        except anthropic.APITimeoutError as exc:
+            raise ProviderUnavailable(
+                f"anthropic {model} timed out", provider=self.name, model=model
+            ) from exc
+        except anthropic.APIConnectionError as exc:
+            raise ProviderUnavailable(
+                f"anthropic {model} connection failed", provider=self.name, model=model
+            ) from exc
+        except anthropic.APIResponseValidationError as exc:
+            raise MalformedResponse(
+                f"anthropic {model} sent an unreadable body", provider=self.name, model=model
+            ) from exc
+        except anthropic.APIStatusError as exc:
+            raise translate_status(
+                provider=self.name,
+                model=model,
+                status=exc.status_code,
+                body_text=exc.response.text,
+                request_id=exc.request_id,
+                retry_after=exc.response.headers.get("retry-after"),
+            ) from exc
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise MalformedResponse(
+                f"anthropic {model} sent an unreadable body", provider=self.name, model=model
+            ) from exc
+        texts = [b.text for b in getattr(response, "content", None) or [] if b.type == "text"]
+        usage = getattr(response, "usage", None)
+        if not texts or usage is None:
+            raise MalformedResponse(
+                f"anthropic {model} answered without text or usage",
+                provider=self.name,
+                model=model,
+                request_id=getattr(response, "_request_id", None),
+            )
+        return Completion(
+            text="".join(texts),
+            input_tokens=int(usage.input_tokens or 0),
+            output_tokens=int(usage.output_tokens or 0),
+            request_id=getattr(response, "_request_id", None),
+        )

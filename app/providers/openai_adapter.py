@@ -1,0 +1,79 @@
+"""OpenAI Chat Completions API through the official SDK."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+
+from app.errors import MalformedResponse, ProviderUnavailable
+from app.pipeline.prompts import Prompt
+from app.providers.base import Completion
+from app.providers.errors_map import translate_status
+
+
+class OpenAIClient:
+    name = "openai"
+
+    def __init__(self, *, api_key: str, base_url: str | None, timeout_s: float) -> None:
+        self._sdk = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+        )
+
+    def complete(
+        self, *, model: str, prompt: Prompt, headers: dict[str, str], timeout_s: float
+    ) -> Completion:
+        try:
+            response = self._sdk.chat.completions.create(
+                model=model,
+                max_completion_tokens=prompt.max_tokens,
+                messages=[
+                    {"role": "system", "content": prompt.system},
+                    {"role": "user", "content": prompt.user},
+                ],
+                extra_headers=headers,
+                timeout=timeout_s,
+            )
+        except openai.APITimeoutError as exc:
+            raise ProviderUnavailable(
+                f"openai {model} timed out", provider=self.name, model=model
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise ProviderUnavailable(
+                f"openai {model} connection failed", provider=self.name, model=model
+            ) from exc
+        except openai.APIResponseValidationError as exc:
+            raise MalformedResponse(
+                f"openai {model} sent an unreadable body", provider=self.name, model=model
+            ) from exc
+        except openai.APIStatusError as exc:
+            raise translate_status(
+                provider=self.name,
+                model=model,
+                status=exc.status_code,
+                body_text=exc.response.text,
+                request_id=exc.request_id,
+                retry_after=exc.response.headers.get("retry-after"),
+            ) from exc
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise MalformedResponse(
+                f"openai {model} sent an unreadable body", provider=self.name, model=model
+            ) from exc
+        choices = getattr(response, "choices", None) or []
+        usage = getattr(response, "usage", None)
+        content = choices[0].message.content if choices and choices[0].message else None
+        if not content or usage is None:
+            raise MalformedResponse(
+                f"openai {model} answered without text or usage",
+                provider=self.name,
+                model=model,
+                request_id=getattr(response, "_request_id", None),
+            )
+        return Completion(
+            text=content,
+            input_tokens=int(usage.prompt_tokens or 0),
+            output_tokens=int(usage.completion_tokens or 0),
+            request_id=getattr(response, "_request_id", None),
+        )

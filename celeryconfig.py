@@ -1,0 +1,74 @@
+"""Celery settings that stop Celery-on-Redis from losing or repeating work.
+
+Read by `tasks.app.config_from_object`; values that depend on the environment
+come from Keel's validated settings, so a bad variable fails the worker at start.
+"""
+
+from __future__ import annotations
+
+from kombu import Queue
+
+from app.config import get_settings
+from app.pipeline.enqueue import ALL_QUEUES
+
+_settings = get_settings()
+
+# The longest a task can run (hard limit) is far below the visibility timeout, so
+# Redis never hands a running task to a second worker. One value, set everywhere.
+TASK_SOFT_TIME_LIMIT_S = 60
+TASK_TIME_LIMIT_S = 90
+VISIBILITY_TIMEOUT_S = 3600
+
+broker_url = _settings.redis_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    "visibility_timeout": VISIBILITY_TIMEOUT_S,
+    "global_keyprefix": f"{_settings.keel_namespace}:",
+}
+result_backend = None
+task_ignore_result = True
+result_backend_transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_S}
+
+task_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+
+# Ack only after the task ran; a worker killed mid-task gives the message back.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+task_soft_time_limit = TASK_SOFT_TIME_LIMIT_S
+task_time_limit = TASK_TIME_LIMIT_S
+worker_cancel_long_running_tasks_on_connection_loss = True
+
+# Heroku sends SIGTERM, then SIGKILL 30 s later. With REMAP_SIGTERM=SIGQUIT (set in the
+# Procfile) SIGTERM starts a soft shutdown: running tasks get 20 s to finish, then the
+# cold shutdown requeues the unacked ones instead of losing them.
+worker_soft_shutdown_timeout = 20.0
+worker_enable_soft_shutdown_on_idle = True
+
+task_queues = [Queue(name) for name in ALL_QUEUES]
+task_default_queue = "keel.ingest"
+# Where each task goes unless the sender names a queue (draft names its tier's queue).
+task_routes = {
+    "keel.ingest": {"queue": "keel.ingest"},
+    "keel.classify": {"queue": "keel.fast"},
+    "keel.draft": {"queue": "keel.standard"},
+    "keel.check": {"queue": "keel.deliver"},
+    "keel.deliver": {"queue": "keel.deliver"},
+    "keel.release_scheduled": {"queue": "keel.maintenance"},
+}
+task_create_missing_queues = False
+
+# Flower: events carry task names and ids; arguments are message ids only.
+worker_send_task_events = True
+task_send_sent_event = True
+
+beat_schedule = {
+    "keel.release_scheduled": {
+        "task": "keel.release_scheduled",
+        "schedule": 15.0,
+        "options": {"queue": "keel.maintenance", "expires": 14},
+    },
+}

@@ -1,0 +1,27 @@
+"""The Celery app (`celery -A tasks worker`) and Keel's thin task definitions.
+
+Tasks only call plain functions in `app/` and enqueue what those return.
+"""
+
+from celery import Celery
+
+app = Celery("keel")
+app.config_from_object("celeryconfig")
+
+from tasks import maintenance, pipeline  # noqa: E402,F401  (registers the tasks)
+
+__all__ = ["app", "refresh_broker"]
+
+
+def refresh_broker() -> None:
+    """Re-read the broker URL and key prefix from the environment (the demo and the
+    tests switch Redis namespaces inside one process)."""
+    from app.config import get_settings
+
+    settings = get_settings()
+    app.conf.broker_url = settings.redis_url
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "global_keyprefix": f"{settings.keel_namespace}:",
+    }
+    app._after_fork()  # type: ignore[attr-defined]  (drops the cached connection pools)

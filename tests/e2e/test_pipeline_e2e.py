@@ -1,0 +1,128 @@
+"""End to end on real parts: a worker process, the API over HTTP, the simulator through the
+real SDKs, Postgres, Redis and a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, func, select
+
+from app.audit import timeline, verify_chain
+from app.db import session_scope
+from app.db.models import Message
+from app.demo import procs
+from app.demo.run import load_inbox
+from tests.helpers import API_KEY, pending_states
+
+MESSAGES = 220
+
+
+@pytest.fixture
+def stack(
+    keel_env: dict[str, str],
+    simulator: str,
+    receiver: Any,
+    open_window_policy: str,
+    tmp_path: Path,
+) -> Iterator[str]:
+    """A worker and the API as real processes; yields the API's base URL."""
+    group = procs.Processes(tmp_path)
+    env = {**os.environ, **keel_env}
+    port = procs.free_port()
+    try:
+        group.start("worker", procs.worker_argv(concurrency=4, name="e2e"), env)
+        group.start(
+            "api",
+            procs.python_argv(
+                "-m", "uvicorn", "app.api:app", "--port", str(port), "--log-level", "warning"
+            ),
+            env,
+        )
+        base = f"http://127.0.0.1:{port}"
+        procs.wait_for_http(f"{base}/healthz")
+        yield base
+    finally:
+        group.stop_all()
+        for log in tmp_path.glob("*.log"):
+            text = log.read_text(errors="replace")
+            if "Traceback" in text:
+                print(f"--- {log.name} ---\n{text[-4000:]}")
+
+
+def wait_settled(total: int, timeout_s: float = 180) -> int:
+    deadline = time.monotonic() + timeout_s
+    pending = total
+    while time.monotonic() < deadline:
+        with session_scope() as session:
+            pending = int(
+                session.exec(
+                    select(func.count()).where(col(Message.state).in_(pending_states()))
+                ).one()
+            )
+        if pending == 0:
+            return 0
+        time.sleep(0.5)
+    return pending
+
+
+@pytest.mark.slow
+def test_two_hundred_messages_posted_over_http_all_settle_audited_and_sent_once(
+    stack: str, receiver: Any, simulator: str
+) -> None:
+    inbox = load_inbox(MESSAGES)
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.Client(base_url=stack, headers=headers, timeout=30) as client:
+        # Half one by one, half in batches; then one external_id again.
+        for item in inbox[:60]:
+            assert client.post("/v1/messages", json=item).status_code == 202
+        for start in range(60, len(inbox), 40):
+            response = client.post("/v1/messages:batch", json=inbox[start : start + 40])
+            assert response.status_code == 202, response.text
+        again = client.post("/v1/messages", json=inbox[5])
+        assert again.status_code == 200 and again.json()["duplicate"] is True
+
+    assert wait_settled(len(inbox)) == 0
+
+    with session_scope() as session:
+        messages = session.exec(select(Message)).all()
+        assert len(messages) == len(inbox)
+        states = Counter(m.state for m in messages)
+        assert set(states) <= {"sent", "no_reply", "escalated"}, states
+        assert states["sent"] > len(inbox) // 2, states
+        for message in messages:
+            events = timeline(session, message.id)
+            names = [e.action for e in events]
+            assert names[0] == "received"
+            assert verify_chain(events) is None, message.id
+            assert "classified" in names and "model_call" in names
+            if message.state == "sent":
+                for needed in ("drafted", "guardrail", "sent"):
+                    assert needed in names, (message.id, names)
+                assert names.index("drafted") < names.index("guardrail") < names.index("sent")
+        duplicate_of = next(m for m in messages if m.external_id == inbox[5]["external_id"])
+        assert [e.action for e in timeline(session, duplicate_of.id)].count("duplicate") == 1
+
+    posts = receiver.accepted()
+    by_key = Counter(p.idempotency_key for p in posts)
+    sent_ids = {m.id for m in messages if m.state == "sent"}
+    assert set(by_key) == {f"keel-{mid}" for mid in sent_ids}
+    assert all(n == 1 for n in by_key.values()), by_key.most_common(3)
+    assert all(p.signature_ok for p in posts)
+    for post in posts:
+        assert post.body["message_id"] in sent_ids
+        assert set(post.body) == {
+            "message_id", "external_id", "channel", "contact_id", "conversation_id",
+            "text", "tier", "model",
+        }  # fmt: skip
+
+    stats = httpx.get(f"{simulator}/_sim/stats").json()
+    assert stats["total"] >= len(inbox)
+    print(json.dumps({"states": dict(states), "sim_total": stats["total"]}))

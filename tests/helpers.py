@@ -1,0 +1,48 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import redis
+
+REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+API_KEY = "test-key-0123456789"
+
+
+def queued_ids(namespace: str, queue: str) -> list[str]:
+    """Message ids waiting on one Celery queue of a namespace (Redis carries ids only)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        raw = client.lrange(f"{namespace}:{queue}", 0, -1)
+    finally:
+        client.close()
+    ids = []
+    for item in raw:
+        envelope = json.loads(item)
+        body = json.loads(base64.b64decode(envelope["body"]))
+        ids.append(body[0][0])
+    return ids
+
+
+def pending_states() -> tuple[str, ...]:
+    return ("received", "classified", "drafted")
+
+
+def always_open_policy(tmp_dir: os.PathLike[str] | str, **replacements: str) -> str:
+    """The bundled policy with the send window always open (start == end), written to a
+    file; `replacements` swap other exact snippets of the TOML."""
+    from pathlib import Path
+
+    from app.policy import BUNDLED_POLICY_PATH
+
+    text = BUNDLED_POLICY_PATH.read_text("utf-8")
+    text = text.replace('start = "08:00"\nend = "21:00"', 'start = "00:00"\nend = "00:00"')
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = Path(tmp_dir) / "policy.toml"
+    path.write_text(text, "utf-8")
+    return str(path)
