@@ -49,8 +49,19 @@ class ProviderError(KeelError):
 class ProviderUnavailable(ProviderError, TransientError):
     """Raised when a provider is down, overloaded, rate limited, slow or unreachable."""
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
-        ProviderError.__init__(self, message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        ProviderError.__init__(
+            self, message, provider=provider, model=model, status=status, request_id=request_id
+        )
         self.retry_after_s = retry_after_s
 
 
@@ -65,8 +76,12 @@ class ProviderConfigError(ProviderError, ConfigError):
 class MalformedResponse(ProviderError, TransientError):
     """Raised when a provider answered 2xx with a body we cannot use."""
 
-    def __init__(self, message: str, **kw: object) -> None:
-        ProviderError.__init__(self, message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self, message: str, *, provider: str, model: str, request_id: str | None = None
+    ) -> None:
+        ProviderError.__init__(
+            self, message, provider=provider, model=model, request_id=request_id
+        )
         self.retry_after_s = None
 
 

@@ -24,4 +24,5 @@ def refresh_broker() -> None:
         **app.conf.broker_transport_options,
         "global_keyprefix": f"{settings.keel_namespace}:",
     }
-    app._after_fork()  # type: ignore[attr-defined]  (drops the cached connection pools)
+    # Drops the cached connection and producer pools, as Celery does after a fork.
+    app._after_fork()

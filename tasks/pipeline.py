@@ -21,7 +21,9 @@ def run_step(task: Task, step: str, message_id: str) -> str:
         outcome = execute(step, message_id)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         # The database is away: try again shortly; the message is still at this step.
-        raise task.retry(exc=exc, countdown=DB_RETRY_COUNTDOWN_S, max_retries=DB_MAX_RETRIES)
+        raise task.retry(
+            exc=exc, countdown=DB_RETRY_COUNTDOWN_S, max_retries=DB_MAX_RETRIES
+        ) from exc
     if outcome.kind == "advanced" and outcome.next_step:
         enqueue(outcome.next_step, message_id, tier=outcome.tier, policy=current_policy())
     elif outcome.kind == "retry":

@@ -21,9 +21,9 @@ from app.config import reset_settings
 from app.db import reset_engines
 from app.db.migrate import upgrade
 from app.providers import reset_clients
+from tests.helpers import API_KEY, REDIS_URL, always_open_policy
 
 PG_ADMIN_DSN = os.environ.get("KEEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-from tests.helpers import API_KEY, REDIS_URL, always_open_policy
 
 
 def _pg_url(dbname: str) -> str:
@@ -114,9 +114,7 @@ def keel_env(
 
 
 @pytest.fixture
-def simulator(
-    monkeypatch: pytest.MonkeyPatch, keel_env: dict[str, str]
-) -> Iterator[str]:
+def simulator(monkeypatch: pytest.MonkeyPatch, keel_env: dict[str, str]) -> Iterator[str]:
     """The provider simulator on a free port, with Keel's SDK base URLs pointing at it."""
     from app.simulator.testing import running_simulator
 

@@ -26,7 +26,7 @@ def create_app() -> FastAPI:
     install_error_handlers(api)
     api.include_router(router)
     api.add_middleware(
-        RequestGuard,  # type: ignore[arg-type]
+        RequestGuard,
         api_keys=lambda: get_settings().api_keys,
         max_body_bytes=settings.keel_max_body_bytes,
         max_batch_bytes=MAX_BATCH_BYTES,

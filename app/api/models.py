@@ -32,7 +32,11 @@ class TimelineEntry(BaseModel):
     @classmethod
     def of(cls, event: AuditEvent) -> TimelineEntry:
         return cls(
-            at=event.at, step=event.step, action=event.action, actor=event.actor, detail=event.detail
+            at=event.at,
+            step=event.step,
+            action=event.action,
+            actor=event.actor,
+            detail=event.detail,
         )
 
 

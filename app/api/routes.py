@@ -66,7 +66,7 @@ def post_batch(payload: Annotated[Any, Body()]) -> Any:
     """Accept up to 500 messages, as a JSON array or `{"messages": [...]}`."""
     items = payload.get("messages") if isinstance(payload, dict) else payload
     if isinstance(payload, dict) and set(payload) != {"messages"}:
-        return error_response(422, "validation_error", "body: expected {\"messages\": [...]}")
+        return error_response(422, "validation_error", 'body: expected {"messages": [...]}')
     if not isinstance(items, list) or not items:
         return error_response(422, "validation_error", "messages: a non-empty list is required")
     if len(items) > MAX_BATCH:

@@ -11,6 +11,10 @@ def demo(
     timeout_s: float = typer.Option(150.0, help="Give up waiting after this long."),
     latency_ms: str = typer.Option("20:120", help="Simulated provider latency, A or A:B ms."),
     keep: bool = typer.Option(False, help="Keep the demo's database and logs."),
+    send_window: bool = typer.Option(
+        False,
+        help="Hold replies for the contacts' real send window (at night most wait for beat).",
+    ),
 ) -> None:
     """Start Redis (if needed), SQLite, the simulator, a worker, beat, the API and a webhook
     receiver; feed the sample inbox; take the primary provider down mid-run; print a summary."""
@@ -23,6 +27,7 @@ def demo(
             timeout_s=timeout_s,
             latency_ms=latency_ms,
             keep=keep,
+            send_window=send_window,
         )
     )
     if not ok:

@@ -18,7 +18,9 @@ from app.pipeline.schemas import MessageIn
 
 
 def ingest(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines, one message each."),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="JSON lines, one message each."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Accept every valid line as the API would; refused lines are listed with why."""

@@ -8,7 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console()
+# Piped output (CI logs, `| less`) gets room for the wide tables instead of 80 columns.
+console = Console() if Console().is_terminal else Console(width=140)
 err_console = Console(stderr=True)
 
 

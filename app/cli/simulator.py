@@ -22,7 +22,5 @@ def simulator(
         latency = parse_latency(latency_ms)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--latency-ms") from exc
-    console.print(
-        f"simulator on http://{host}:{port}  (anthropic: /anthropic, openai: /openai/v1)"
-    )
+    console.print(f"simulator on http://{host}:{port}  (anthropic: /anthropic, openai: /openai/v1)")
     serve(host=host, port=port, scenario=scenario, latency_ms=latency)

@@ -77,7 +77,18 @@ def trace(
         f"cost=${message.cost_usd:.6f}"
     )
     table = Table(show_lines=False)
-    for header in ("time", "action", "step", "actor", "tier", "model", "ms", "tokens", "cost", "verdict"):
+    for header in (
+        "time",
+        "action",
+        "step",
+        "actor",
+        "tier",
+        "model",
+        "ms",
+        "tokens",
+        "cost",
+        "verdict",
+    ):
         table.add_column(header)
     for event in events:
         table.add_row(*_row(event))

@@ -30,9 +30,7 @@ def get_engine(url: str | None = None) -> sa.Engine:
     engine = _engines.get(key)
     if engine is None:
         if url.startswith("sqlite"):
-            engine = sa.create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
-            )
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = sa.create_engine(

@@ -38,7 +38,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def _ts(*, index: bool = False, nullable: bool = False) -> Any:
     return Field(
-        default=None if nullable else None,
+        default=None,
         sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index),
     )
 
@@ -83,7 +83,9 @@ class Message(SQLModel, table=True):
     contact_locale: str | None = Field(default=None, max_length=35)
     conversation_id: str | None = Field(default=None, max_length=200)
     text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    extra: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    extra: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
     received_at: dt.datetime | None = _ts(nullable=True)
 
     state: str = Field(default=MessageState.received, max_length=16)
@@ -130,7 +132,9 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(
         default=None,
         sa_column=sa.Column(
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
         ),
     )
     message_id: str | None = Field(default=None, max_length=36, index=True)

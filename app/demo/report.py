@@ -41,9 +41,7 @@ def print_summary(
     console.print(_table("Guardrail blocks", s.guardrail_blocks))
     console.print(_table("Dead letters by reason", s.dead_letters))
     console.print(_table("Model calls (tier:provider:status)", s.model_calls))
-    console.print(
-        f"Failovers: [bold]{s.failovers}[/]   parked: {s.parked}   drained: {s.unparked}"
-    )
+    console.print(f"Failovers: [bold]{s.failovers}[/]   parked: {s.parked}   drained: {s.unparked}")
     savings = f"{s.savings_ratio:.1%}" if s.savings_ratio is not None else "n/a"
     console.print(
         f"Cost: [bold]${s.cost_usd:.4f}[/] against ${s.flagship_cost_usd:.4f} had every call "
@@ -53,7 +51,8 @@ def print_summary(
     p95 = f"{s.latency_p95_s:.2f}" if s.latency_p95_s is not None else "n/a"
     console.print(
         f"Latency received->settled: p50 {p50} s, p95 {p95} s; "
-        f"{messages} messages in {elapsed_s:.1f} s = [bold]{messages / max(elapsed_s, 1e-9):.1f} msg/s[/]"
+        f"{messages} messages in {elapsed_s:.1f} s = "
+        f"[bold]{messages / max(elapsed_s, 1e-9):.1f} msg/s[/]"
     )
     if sample_id:
         console.rule(f"[bold]keel trace {sample_id}")

@@ -25,6 +25,7 @@ from app.db.models import Message
 from app.demo import procs
 from app.demo.receiver import WebhookReceiver
 from app.demo.report import print_summary
+from app.policy import BUNDLED_POLICY_PATH
 from app.providers import reset_clients
 
 INBOX = Path(__file__).with_name("data") / "inbox.jsonl"
@@ -40,6 +41,7 @@ class DemoOptions:
     latency_ms: str = "20:120"
     keep: bool = False
     concurrency: int = 4
+    send_window: bool = False
 
 
 def load_inbox(limit: int | None = None) -> list[dict[str, object]]:
@@ -66,6 +68,16 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         reset_settings()
         reset_engines()
         reset_clients()
+
+
+def _open_window_policy(workdir: Path) -> Path:
+    """The bundled policy with the send window always open, so the demo's replies go out
+    now whatever the hour; `keel demo --send-window` keeps the real window."""
+    text = BUNDLED_POLICY_PATH.read_text("utf-8")
+    text = text.replace('start = "08:00"\nend = "21:00"', 'start = "00:00"\nend = "00:00"')
+    path = workdir / "policy.toml"
+    path.write_text(text, "utf-8")
+    return path
 
 
 def _refresh_broker() -> None:
@@ -112,6 +124,8 @@ def run_demo(options: DemoOptions) -> bool:
             "OPENAI_BASE_URL": f"{sim}/openai/v1",
             "KEEL_MODEL_TIMEOUT_S": "5",
         }
+        if not options.send_window:
+            env["KEEL_POLICY"] = str(_open_window_policy(workdir))
         with _environment(env):
             return _run(options, group, receiver, env, sim, api_port, api_key, workdir, started)
     finally:
@@ -139,10 +153,14 @@ def _run(
     sim_port = sim.rsplit(":", 1)[1]
     group.start(
         "simulator",
-        procs.python_argv("-m", "app.simulator", "--port", sim_port, "--latency-ms", options.latency_ms),
+        procs.python_argv(
+            "-m", "app.simulator", "--port", sim_port, "--latency-ms", options.latency_ms
+        ),
         child_env,
     )
-    group.start("worker", procs.worker_argv(concurrency=options.concurrency, name="demo"), child_env)
+    group.start(
+        "worker", procs.worker_argv(concurrency=options.concurrency, name="demo"), child_env
+    )
     group.start("beat", procs.beat_argv(workdir / "beat-schedule"), child_env)
     group.start(
         "api",
@@ -164,9 +182,10 @@ def _run(
     fed_at = time.monotonic()
     outage_at = len(inbox) // 3
     outage_done = False
-    with httpx.Client(base_url=api, headers=headers, timeout=30) as client, Progress(
-        console=console, transient=True
-    ) as progress:
+    with (
+        httpx.Client(base_url=api, headers=headers, timeout=30) as client,
+        Progress(console=console, transient=True) as progress,
+    ):
         bar = progress.add_task("posting the inbox", total=len(inbox))
         for start in range(0, len(inbox), BATCH):
             if not outage_done and start >= outage_at:

@@ -16,7 +16,9 @@ def _existing(session: Session, channel: str, external_id: str) -> Message | Non
     ).first()
 
 
-def accept_message(*, session: Session, message_in: MessageIn, actor: Actor) -> tuple[Message, bool]:
+def accept_message(
+    *, session: Session, message_in: MessageIn, actor: Actor
+) -> tuple[Message, bool]:
     """Store a new message, or return the earlier one with `duplicate=True`.
 
     Safe under concurrent duplicates: the unique `(channel, external_id)` decides.

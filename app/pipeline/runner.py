@@ -50,7 +50,9 @@ def current_policy() -> Policy:
 
 def backoff_s(policy: Policy, attempt: int, hint_s: float | None) -> float:
     """Exponential backoff, capped; a provider's retry-after wins when longer."""
-    base = min(policy.retries.backoff_max_s, policy.retries.backoff_base_s * 2 ** max(attempt - 1, 0))
+    base = min(
+        policy.retries.backoff_max_s, policy.retries.backoff_base_s * 2 ** max(attempt - 1, 0)
+    )
     return min(policy.retries.backoff_max_s, max(base, hint_s or 0.0))
 
 
@@ -188,7 +190,9 @@ def _note_delivery(
         session.add(delivery)
 
 
-def _on_model_failure(step: str, message: Message, exc: TierCallFailed, *, policy: Policy) -> Outcome:
+def _on_model_failure(
+    step: str, message: Message, exc: TierCallFailed, *, policy: Policy
+) -> Outcome:
     with session_scope() as session:
         fresh = _load(session, message.id)
         if fresh is None or fresh.version != message.version:

@@ -82,7 +82,7 @@ def commit_change(
         "updated_at": utcnow(),
     }
     if change.attempts:
-        values["cost_usd"] = Message.cost_usd + change.cost_usd  # type: ignore[operator]
+        values["cost_usd"] = Message.cost_usd + change.cost_usd
     result = session.execute(
         sa.update(Message)
         .where(Message.id == message.id, Message.version == message.version)  # type: ignore[arg-type]

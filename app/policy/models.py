@@ -29,7 +29,7 @@ class ModelRef(_Strict):
         provider, sep, model = ref.partition(":")
         if not sep or not model:
             raise ValueError(f"expected 'provider:model', got {ref!r}")
-        return cls(provider=provider, model=model)  # type: ignore[arg-type]
+        return cls(provider=provider, model=model)
 
     @property
     def key(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import anthropic
-import httpx
 
 from app.errors import MalformedResponse, ProviderUnavailable
 from app.pipeline.prompts import Prompt
@@ -19,7 +18,7 @@ class AnthropicClient:
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
-            timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+            timeout=timeout_s,
         )
 
     def complete(

@@ -31,13 +31,22 @@ def translate_status(
     retry_after: str | None,
 ) -> ProviderError:
     """Map an HTTP error status from a provider onto a Keel error."""
-    kw = {"provider": provider, "model": model, "status": status, "request_id": request_id}
     message = f"{provider} {model} answered {status}"
     lowered = body_text.lower()
+    kind: type[ProviderError]
     if status == 429 and any(m in lowered for m in _QUOTA_MARKERS):
-        return ProviderConfigError(message + " (quota or spend limit)", **kw)
-    if status in (401, 403, 404):
-        return ProviderConfigError(message, **kw)
-    if status in (408, 409, 429) or status >= 500:
-        return ProviderUnavailable(message, retry_after_s=parse_retry_after(retry_after), **kw)
-    return ProviderRejected(message, **kw)
+        kind, message = ProviderConfigError, message + " (quota or spend limit)"
+    elif status in (401, 403, 404):
+        kind = ProviderConfigError
+    elif status in (408, 409, 429) or status >= 500:
+        return ProviderUnavailable(
+            message,
+            provider=provider,
+            model=model,
+            status=status,
+            request_id=request_id,
+            retry_after_s=parse_retry_after(retry_after),
+        )
+    else:
+        kind = ProviderRejected
+    return kind(message, provider=provider, model=model, status=status, request_id=request_id)

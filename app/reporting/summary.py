@@ -58,7 +58,7 @@ class Summary:
 
 
 def _counts(session: Session, column: Any) -> dict[str, int]:
-    rows = session.exec(select(column, sa.func.count()).group_by(column)).all()  # type: ignore[call-overload]
+    rows = session.exec(select(column, sa.func.count()).group_by(column)).all()
     return {str(k): int(n) for k, n in rows if k is not None}
 
 
@@ -87,7 +87,9 @@ def summarize(session: Session, *, policy: Policy, since: dt.datetime | None = N
     for event in session.exec(query):
         d = event.detail
         if event.action == "model_call":
-            calls[f"{d.get('keel.tier')}:{d.get('gen_ai.provider.name')}:{d.get('keel.status')}"] += 1
+            calls[
+                f"{d.get('keel.tier')}:{d.get('gen_ai.provider.name')}:{d.get('keel.status')}"
+            ] += 1
             s.cost_usd += Decimal(str(d.get("keel.cost_usd", "0")))
             s.flagship_cost_usd += flagship_price.cost_usd(
                 int(d.get("gen_ai.usage.input_tokens", 0)),
@@ -95,7 +97,11 @@ def summarize(session: Session, *, policy: Policy, since: dt.datetime | None = N
             )
         elif event.action == "failover":
             s.failovers += 1
-        elif event.action == "guardrail" and d.get("passed") is False and d.get("check") != "send_window":
+        elif (
+            event.action == "guardrail"
+            and d.get("passed") is False
+            and d.get("check") != "send_window"
+        ):
             blocks[f"{d.get('check')}:{d.get('reason')}"] += 1
         elif event.action == "escalated":
             escalations[str(d.get("reason"))] += 1

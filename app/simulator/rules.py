@@ -159,7 +159,7 @@ class LiveRule:
         return fires
 
     def describe(self, now: float) -> dict[str, Any]:
-        data = self.rule.model_dump(exclude_none=True)
+        data = self.rule.model_dump(mode="json", exclude_none=True)
         data["matched"] = self.matched
         data["fired"] = self.fired
         if self.expires_at is not None:

@@ -13,6 +13,10 @@ from app.errors import ConfigError
 from app.simulator.rules import LatencyMs, parse_rules
 
 
+class LatencyError(ConfigError, ValueError):
+    """Raised when a `--latency-ms` value is not `A` or `A:B` milliseconds."""
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in error["loc"])
@@ -47,21 +51,21 @@ def load_scenario(path: str | Path) -> list[dict[str, Any]]:
         rules = parse_rules(data)
     except ValidationError as exc:
         raise ConfigError(f"scenario {path}: invalid rule at {_first_error(exc)}") from None
-    return [rule.model_dump(exclude_none=True) for rule in rules]
+    return [rule.model_dump(mode="json", exclude_none=True) for rule in rules]
 
 
 def parse_latency(value: str) -> LatencyMs:
     """`"A"` or `"A:B"` milliseconds as (A, B).
 
     Raises:
-        ConfigError: not one or two non-negative integers with A <= B.
+        LatencyError: (a ConfigError and a ValueError) not `A` or `A:B` with 0 <= A <= B.
     """
     low_text, _, high_text = value.strip().partition(":")
     try:
         low = int(low_text)
         high = int(high_text) if high_text else low
     except ValueError:
-        raise ConfigError(f"latency {value!r}: expected A or A:B milliseconds") from None
+        raise LatencyError(f"latency {value!r}: expected A or A:B milliseconds") from None
     if not 0 <= low <= high:
-        raise ConfigError(f"latency {value!r}: expected 0 <= A <= B")
+        raise LatencyError(f"latency {value!r}: expected 0 <= A <= B")
     return low, high

@@ -77,7 +77,9 @@ def test_the_same_channel_and_external_id_again_returns_the_first_id_and_queues_
         {"Authorization": API_KEY},
     ],
 )
-def test_a_request_without_a_valid_key_gets_401(client: TestClient, headers: dict[str, str]) -> None:
+def test_a_request_without_a_valid_key_gets_401(
+    client: TestClient, headers: dict[str, str]
+) -> None:
     assert_error(client.post("/v1/messages", json=body(), headers=headers), 401, "unauthorized")
 
 

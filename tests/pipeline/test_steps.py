@@ -47,9 +47,7 @@ def sim_calls(base_url: str, task: str | None = None) -> int:
     stats = httpx.get(f"{base_url}/_sim/stats").json()
     if task is None:
         return int(stats["total"])
-    return sum(int(n) for n in stats["by_task"].get(task, {}).values()) if isinstance(
-        stats["by_task"].get(task), dict
-    ) else int(stats["by_task"].get(task, 0))
+    return int(stats["by_task"].get(task, 0))
 
 
 def run_until_done(message_id: str) -> None:
