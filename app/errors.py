@@ -79,9 +79,7 @@ class MalformedResponse(ProviderError, TransientError):
     def __init__(
         self, message: str, *, provider: str, model: str, request_id: str | None = None
     ) -> None:
-        ProviderError.__init__(
-            self, message, provider=provider, model=model, request_id=request_id
-        )
+        ProviderError.__init__(self, message, provider=provider, model=model, request_id=request_id)
         self.retry_after_s = None
 
 

@@ -49,7 +49,8 @@ _WS = r"[ \t\u00a0\u202f\u2009]"
 _GAP = _WS + "{0,2}"
 # Digit runs joined by single separators; a space joins only a group of exactly 3 digits.
 _NUMBER = r"\d+(?:(?:[.,]|[ \u00a0\u202f\u2009](?=\d{3}(?![\d%])))\d+)*(?!\d|[.,]\d)"
-_NUM_START = r"(?<!\w)(?<!\d[.,])"  # not inside a word (`A1`) or another number
+# Not inside a word (`A1`) or another number (`1.200`, the `200` of `1 200`).
+_NUM_START = r"(?<!\w)(?<!\d[.,])(?!(?<=\d[ \u00a0\u202f\u2009])\d{3}(?![\d%]))"
 _LEAD_START = r"(?<![\w+])(?<!\d[.,:/ \u00a0\u202f\u2009])"  # nor a time, date or phone
 _NOT_LETTER = r"(?![^\W\d_])"
 
@@ -61,7 +62,7 @@ _CODE = (
 )
 _WORD = (
     r"(?:(?i:canadian|australian|american|u\.?s\.?|hong[ ]kong|singapore|new[ ]zealand)[ ])?"
-    r"(?i:euros?|reais|reales|real|d[oó]lar(?:es)?|dollars?|libras?(?:[ ]esterlinas?)?"
+    r"(?i:euros?|reais|reales|d[oó]lar(?:es)?|dollars?|libras?(?:[ ]esterlinas?)?"
     r"|pounds?(?:[ ]sterling)?|yen(?:es)?|ienes?|pesos?)"
     + _NOT_LETTER
     + r"(?:[ ](?i:canadienses?|canadenses?|australian[oa]s?|neozelandeses?|americanos?"
@@ -79,18 +80,20 @@ _TRAIL_END = r"(?=[ \t]*(?:[.;:!?)\]\n]|,(?!\d)|$))"
 
 _CANDIDATE = re.compile(
     rf"""
-    (?P<pre>{_SYMBOL}|{_CODE}) {_GAP} (?P<pnum>{_NUMBER}) (?P<pmult>{_MULT})?
+    (?P<pre>{_SYMBOL}|{_CODE}) :? {_GAP} (?P<pnum>{_NUMBER}) (?P<pmult>{_MULT})?
         (?: {_GAP} (?P<post>{_CODE}|{_WORD}) )?
         (?: {_WS}*[-–]{_WS}* (?P<dtrail>{_NUMBER}) (?!{_GAP}(?:{_MULT}|{_MARKER}))
           | {_WS}+{_RANGE_WORD}{_WS}+ (?P<wtrail>{_NUMBER}) {_TRAIL_END}
         )?
     |
-    (?: {_LEAD_START} (?P<leads>(?:{_NUMBER}{_LIST_SEP})+) )?
     {_NUM_START} (?P<snum>{_NUMBER}) (?P<smult>{_MULT}(?:{_WS}+(?i:de){_NOT_LETTER})?)?
     {_GAP} (?P<suf>{_MARKER})
     """,
     re.VERBOSE,
 )
+# The bare numbers of a list or range right before an amount: `entre 320 y [450 €]`.
+_LEADS = re.compile(rf"{_LEAD_START}(?:{_NUMBER}{_LIST_SEP})+\Z")
+_LEADS_REACH = 100  # characters looked back for them; keeps the scan linear
 _NUMBER_RE = re.compile(_NUMBER)
 _STRICT_NUMBER = re.compile(
     r"\d{1,3}(?P<group>[.,\u00a0\u202f\u2009 ])\d{3}(?:(?P=group)\d{3})*(?:(?P<gdec>[.,])\d{1,2})?"
@@ -124,6 +127,7 @@ class Amount:
 def find_amounts(text: str) -> list[Amount]:
     """Every amount of money in `text`, in order of appearance."""
     found: list[Amount] = []
+    last_end = 0
     for m in _CANDIDATE.finditer(text):
         if m["pre"] is not None:
             currency = _currency(m["pre"])
@@ -137,10 +141,13 @@ def find_amounts(text: str) -> list[Amount]:
                 found.append(_amount(trail, None, currency))
         else:
             currency = _currency(m["suf"])
-            if m["leads"] is not None:
-                for lead in _NUMBER_RE.finditer(m["leads"]):
+            reach = max(last_end, m.start() - _LEADS_REACH)
+            leads = _LEADS.search(text, reach, m.start())
+            if leads is not None:
+                for lead in _NUMBER_RE.finditer(leads.group()):
                     found.append(_amount(lead.group(), None, currency))
             found.append(_amount(m["snum"], m["smult"], currency))
+        last_end = m.end()
     return found
 
 
@@ -166,15 +173,14 @@ def parse_number(text: str) -> Decimal | None:
 
 
 def _power_of_ten(mult: str) -> int:
+    """`mil` -> 3, `millones de` -> 6, `mil millones` -> 9."""
     power = 0
     for word in _LETTERS.findall(_fold(mult)):
-        if word == "de":  # "2 millones de euros"
-            continue
-        if word in _POWERS_OF_TEN and word != "m":
+        if word in _POWERS_OF_TEN:
             power += _POWERS_OF_TEN[word]
-        elif word == "m" or word.startswith(("mill", "milh")):
+        elif word.startswith(("mill", "milh")):
             power += 6
-        else:  # billion, billón, bilhão
+        elif word != "de":  # billion, billón, bilhão
             power += 9
     return power
 
@@ -200,7 +206,7 @@ def _currency(marker: str) -> str:
         return "GBP"
     if words & {"yen", "yenes", "iene", "ienes"}:
         return "JPY"
-    if words & {"real", "reais", "reales"}:
+    if words & {"reais", "reales"}:
         return "BRL"
     return "peso"  # no ISO code: MXN, COP, ARS, CLP, ... all write "pesos"
 

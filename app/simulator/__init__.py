@@ -1,9 +1,9 @@
 """The provider simulator: a local fake of the Anthropic Messages and OpenAI Chat
 Completions APIs that the real SDKs talk to unchanged. It owns the wire formats, the
 default deterministic answers (classification JSON and catalog-priced reply drafts), the
-scenario rules that inject failures (error statuses, timeouts, malformed bodies, connection
-resets), provider outages, call statistics, and the helpers that run it (`serve`, the
-`python -m app.simulator` CLI and `app.simulator.testing.running_simulator`)."""
+scenario rules that inject failures (error statuses, timeouts, malformed or wrong-shape
+bodies, connection resets), provider outages, call statistics, and the ways to run it
+(`serve`, `python -m app.simulator` and `app.simulator.testing.running_simulator`)."""
 
 from __future__ import annotations
 
@@ -40,16 +40,8 @@ def serve(
     Raises:
         ConfigError: the scenario file is invalid.
     """
-    import uvicorn
+    from app.simulator.runner import make_server
 
     rules = load_scenario(scenario) if scenario is not None else None
     app = create_app(rules=rules, latency_ms=latency_ms)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=5,
-    )
+    make_server(app, host=host, port=port).run()

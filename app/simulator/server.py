@@ -57,15 +57,25 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def hold_open(receive: Receive, seconds: float) -> bool:
-    """Wait until the client disconnects (True) or `seconds` pass (False)."""
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        await asyncio.sleep(0.01)
+
+
+async def hold_open(receive: Receive, seconds: float, release: asyncio.Event) -> str:
+    """Hold a request: `disconnected` (client left), `released` or `expired` (`seconds`)."""
+    waiters = {
+        asyncio.ensure_future(_until_disconnect(receive)),
+        asyncio.ensure_future(release.wait()),
+    }
     try:
-        async with asyncio.timeout(seconds):
-            while (await receive())["type"] != "http.disconnect":
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        return False
-    return True
+        done, _ = await asyncio.wait(waiters, timeout=seconds, return_when="FIRST_COMPLETED")
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if not done:
+        return "expired"
+    return "released" if release.is_set() else "disconnected"
 
 
 async def reset_connection(receive: Receive) -> None:
@@ -97,6 +107,16 @@ class Simulator:
         self._random = random.Random(0)
         self._ids = itertools.count(1)
         self._id_prefix = "sim" + secrets.token_hex(4)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._release = asyncio.Event()
+
+    def release_held(self) -> None:
+        """End every request held by a `timeout` rule by closing its connection.
+
+        Thread-safe; call it before stopping the server so shutdown does not wait.
+        """
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._release.set)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -184,7 +204,11 @@ class Simulator:
             spec = rule.fail
             if spec.mode == "timeout":
                 record(provider=provider, model=call.model, task=call.task, status="timeout")
-                if not await hold_open(receive, TIMEOUT_HOLD_S):
+                self._loop = asyncio.get_running_loop()
+                held = await hold_open(receive, TIMEOUT_HOLD_S, self._release)
+                if held == "released":
+                    await reset_connection(receive)
+                elif held == "expired":
                     await fail(504, "Upstream request timed out.", None)
             elif spec.mode == "reset":
                 record(provider=provider, model=call.model, task=call.task, status="reset")

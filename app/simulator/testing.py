@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
-
 from app.simulator import create_app
 from app.simulator.rules import LatencyMs
+from app.simulator.runner import make_server
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -32,14 +31,7 @@ def running_simulator(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
+    server = make_server(app, graceful_s=1)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"simulator-{port}", daemon=True
     )

@@ -69,6 +69,7 @@ def test_a_policy_pointing_at_a_missing_file_is_named(monkeypatch: pytest.Monkey
         ('flagship_intents = ["complaint", "cancellation"]', 'flagship_intents = ["x"]', "unknown"),
         ('EUR = "450.00"', 'EUR = "-1"', "positive"),
         ('default_timezone = "Europe/Madrid"', 'default_timezone = "Nowhere/City"', "time zone"),
+        ('default_timezone = "Europe/Madrid"', 'default_timezone = "Europe"', "time zone"),
         ("[tiers.fast]", "[tiers.fastest]", "tiers"),
         ("[retries]", "[retries\n", "not valid TOML"),
     ],

@@ -50,7 +50,7 @@ def format_number(value: Decimal, *, decimal_sep: str, group_sep: str, cents: bo
     if not cents and not whole and value == value.quantize(Decimal("0.1")):
         places = 1
     integral, _, fraction = f"{value:.{places}f}".partition(".")
-    groups = []
+    groups: list[str] = []
     while len(integral) > 3:
         groups.insert(0, integral[-3:])
         integral = integral[:-3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -33,6 +34,7 @@ GOOD_DRAFTS = [
     "O curso custa BRL 1.650,00 e começa às 19h30.",
     "Preços de R$ 1.650 a R$ 3.100, conforme o nível.",
     "O curso de negócios sai por R$ 3,1 mil.",
+    "Em números redondos, uns 2,3 mil reais.",
     # en
     "Hi! The intensive English course is $490 and the enrolment fee is $55.",
     "The Business English course costs US$ 640.00.",
@@ -41,6 +43,8 @@ GOOD_DRAFTS = [
     "Our courses range from $350-640 depending on level.",
     "A private lesson (60 min) is 39 USD; exam prep is USD 560.00.",
     "In reais that is BRL 3,100.00.",
+    "Price (BRL): 2.300,00 — or USD: 490.",
+    "You'll practise with 2 real teachers, 3 evenings a week: $490.",
     "Classes run 6:30-8:30 pm, 2 evenings a week, for 490 dollars.",
     "No prices here: the A1 course starts on 2026-03-29 at 09:00, room 12.",
     "",
@@ -71,6 +75,7 @@ BAD_PRICES = [
     ("São 1 450 €.", ["1450 EUR"]),  # a space groups thousands; not a hidden 450 €
     ("O curso custa R$ 2,3 milhões.", ["2300000 BRL"]),
     ("That's $35k for the year.", ["35000 USD"]),
+    ("Son 2 millones de euros.", ["2000000 EUR"]),
     ("Cuesta 4.50.00 €.", ["4.50.00 EUR"]),  # an unreadable number next to a currency
 ]
 
@@ -118,6 +123,7 @@ NOT_PRICES = [
     "Aulas de 90 minutos, 2 vezes por semana, das 19h às 20h30.",
     "We have 1,200 students and 35 teachers in 3 cities.",
     "Version 2.0 of the app is out; see room 101.",
+    "Practise with 2 real native speakers, at 9.30 or 18.45.",
 ]
 
 
@@ -198,3 +204,34 @@ def test_a_foreign_currency_wins_the_reason_when_both_kinds_of_amount_are_wrong(
 
     assert verdict.reason == "currency_not_in_catalog"
     assert verdict.detail["bad"] == ["449 EUR", "400 GBP"]
+
+
+@pytest.mark.parametrize(
+    ("draft", "amounts"),
+    [
+        ("Cursos entre 320 y 450 € al trimestre.", ["320 EUR", "450 EUR"]),
+        ("Preços: 1.650, 2.300 e 3.100 reais.", ["1650 BRL", "2300 BRL", "3100 BRL"]),
+        ("De R$ 1.650 a 2.300 reais.", ["1650 BRL", "2300 BRL"]),
+        ("Courses from $350-640, or $350 to 490.", ["350 USD", "640 USD", "350 USD", "490 USD"]),
+        ("De €320 a 450 €.", ["320 EUR", "450 EUR"]),
+        ("The course is $350 and 2 private lessons are $78.", ["350 USD", "78 USD"]),
+        ("Clases de 10:00 a 12:00, 35 €.", ["35 EUR"]),
+        ("WhatsApp +34 910 000 000 - 450 €.", ["450 EUR"]),
+    ],
+)
+def test_the_bare_numbers_of_a_range_or_list_share_the_currency_written_next_to_them(
+    draft: str, amounts: list[str]
+) -> None:
+    assert [a.label() for a in find_amounts(draft)] == amounts
+
+
+def test_a_long_draft_full_of_numbers_is_checked_in_linear_time() -> None:
+    # Given 8,000 characters of numbers joined like a list, with no currency to end it
+    draft = ("1, 2 y 3 - 4 000 000 " * 500)[:8000]
+
+    started = time.perf_counter()
+    verdict = check_prices(draft, policy=POLICY)
+    elapsed_s = time.perf_counter() - started
+
+    assert verdict.passed
+    assert elapsed_s < 0.25  # a few milliseconds; quadratic rescanning would take seconds

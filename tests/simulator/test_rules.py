@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,8 @@ import anthropic
 import httpx
 import openai
 import pytest
+
+from app.simulator.testing import running_simulator
 
 Ask = Callable[..., Any]
 Rules = Callable[..., dict[str, Any]]
@@ -74,7 +77,9 @@ def test_openai_sdk_sees_the_status_error_of_a_fail_rule(
     assert error.request_id.startswith("req_")  # from the x-request-id header
 
 
-def test_a_timeout_rule_makes_the_sdks_time_out(ask_claude: Ask, ask_gpt: Ask, rules: Rules) -> None:
+def test_a_timeout_rule_makes_the_sdks_time_out(
+    ask_claude: Ask, ask_gpt: Ask, rules: Rules
+) -> None:
     rules({"fail": {"mode": "timeout"}})
 
     started = time.monotonic()
@@ -231,9 +236,7 @@ def test_rules_are_listed_and_cleared(rules: Rules, sim_url: str) -> None:
         [{"respond": {"text": "ok"}}, "not a rule"],
     ],
 )
-def test_an_invalid_rule_is_rejected_with_a_422_and_adds_nothing(
-    sim_url: str, bad: object
-) -> None:
+def test_an_invalid_rule_is_rejected_with_a_422_and_adds_nothing(sim_url: str, bad: object) -> None:
     response = httpx.post(f"{sim_url}/_sim/rules", json=bad)
 
     assert response.status_code == 422
@@ -247,3 +250,27 @@ def test_a_rules_post_that_is_not_json_is_a_422(sim_url: str) -> None:
 
     assert response.status_code == 422
     assert response.json()["error"]["type"] == "invalid_json"
+
+
+def test_stopping_the_simulator_drops_held_requests_with_a_connection_error() -> None:
+    # Given a client waiting on a request held by a timeout rule
+    outcome: list[BaseException] = []
+    with running_simulator(rules=[{"fail": {"mode": "timeout"}}]) as url:
+        client = anthropic.Anthropic(api_key="sim", base_url=f"{url}/anthropic", max_retries=0)
+
+        def call() -> None:
+            try:
+                client.messages.create(
+                    model="m", max_tokens=1, messages=[{"role": "user", "content": "hi"}]
+                )
+            except anthropic.APIError as exc:
+                outcome.append(exc)
+
+        waiting = threading.Thread(target=call)
+        waiting.start()
+        time.sleep(0.2)
+        stopping = time.monotonic()
+    # When the simulator stops, then the client sees the connection go, at once
+    waiting.join(5)
+    assert time.monotonic() - stopping < 1.0
+    assert len(outcome) == 1 and type(outcome[0]) is anthropic.APIConnectionError

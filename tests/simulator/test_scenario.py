@@ -21,9 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_json_scenario_with_a_rules_key_loads(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
-    path.write_text(
-        json.dumps({"rules": [{"when": {"task": "draft"}, "fail": {"status": 529}}]})
-    )
+    path.write_text(json.dumps({"rules": [{"when": {"task": "draft"}, "fail": {"status": 529}}]}))
 
     rules = load_scenario(path)
 
