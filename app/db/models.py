@@ -102,6 +102,11 @@ class Message(SQLModel, table=True):
     reply_provider: str | None = Field(default=None, max_length=32)
     reply_model: str | None = Field(default=None, max_length=100)
     escalation_reason: str | None = Field(default=None, max_length=200)
+    # Guardrails: how many times the draft was regenerated after a block, the last
+    # block's violations, and what the input checks found (language, injection, ...).
+    regenerations: int = Field(default=0)
+    violations: list[dict[str, Any]] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
+    input_flags: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
     cost_usd: Decimal = Field(
         default=Decimal(0), sa_column=sa.Column(sa.Numeric(14, 8), nullable=False, default=0)
     )
