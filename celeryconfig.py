@@ -58,6 +58,8 @@ task_routes = {
     "keel.check": {"queue": "keel.deliver"},
     "keel.deliver": {"queue": "keel.deliver"},
     "keel.release_scheduled": {"queue": "keel.maintenance"},
+    "keel.drain_parked": {"queue": "keel.maintenance"},
+    "keel.reconcile": {"queue": "keel.maintenance"},
 }
 task_create_missing_queues = False
 
@@ -65,9 +67,20 @@ task_create_missing_queues = False
 worker_send_task_events = True
 task_send_sent_event = True
 
+# Short expiries: a tick that waited longer than its interval is dropped, not piled up.
 beat_schedule = {
     "keel.release_scheduled": {
         "task": "keel.release_scheduled",
+        "schedule": 15.0,
+        "options": {"queue": "keel.maintenance", "expires": 14},
+    },
+    "keel.drain_parked": {
+        "task": "keel.drain_parked",
+        "schedule": 1.0,
+        "options": {"queue": "keel.maintenance", "expires": 2},
+    },
+    "keel.reconcile": {
+        "task": "keel.reconcile",
         "schedule": 15.0,
         "options": {"queue": "keel.maintenance", "expires": 14},
     },

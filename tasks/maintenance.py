@@ -1,12 +1,30 @@
-"""Beat tasks on `keel.maintenance`."""
+"""Beat tasks on `keel.maintenance`: each calls one function in app/."""
 
 from __future__ import annotations
 
+from app.pipeline.parking import drain
+from app.pipeline.reconcile import reconcile as reconcile_stalled
+from app.pipeline.runner import current_policy
 from app.pipeline.scheduled import release_due
 from tasks import app
+
+DRAIN_INTERVAL_S = 1.0
 
 
 @app.task(name="keel.release_scheduled")
 def release_scheduled() -> int:
     """Enqueue delivery of scheduled replies whose send time has come."""
     return release_due()
+
+
+@app.task(name="keel.drain_parked")
+def drain_parked() -> dict[str, int]:
+    """Probe tiers with parked messages; drain those that answer, oldest first."""
+    result = drain(policy=current_policy(), interval_s=DRAIN_INTERVAL_S)
+    return {**result.drained, "expired": result.expired}
+
+
+@app.task(name="keel.reconcile")
+def reconcile() -> int:
+    """Re-enqueue messages with no progress and no queued task (lost queues, dead workers)."""
+    return reconcile_stalled(policy=current_policy())

@@ -7,8 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from celery import Task
 
+from app.pipeline import crashes
 from app.pipeline.enqueue import enqueue
-from app.pipeline.runner import current_policy, execute
+from app.pipeline.runner import current_policy, execute, give_up_poison
 from tasks import app
 
 DB_RETRY_COUNTDOWN_S = 2
@@ -16,7 +17,13 @@ DB_MAX_RETRIES = 30
 
 
 def run_step(task: Task, step: str, message_id: str) -> str:
-    """Execute the step; enqueue the next one, or retry this one after a short backoff."""
+    """Execute the step; enqueue the next one, or retry this one after a short backoff.
+    A message whose task keeps killing its worker is dead-lettered `poison`."""
+    policy = current_policy()
+    started = crashes.begin(message_id, step)
+    if started > policy.retries.poison_after_crashes:
+        crashes.clear(message_id, step)
+        return give_up_poison(step, message_id, crashes=started).kind
     try:
         outcome = execute(step, message_id)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
@@ -24,8 +31,10 @@ def run_step(task: Task, step: str, message_id: str) -> str:
         raise task.retry(
             exc=exc, countdown=DB_RETRY_COUNTDOWN_S, max_retries=DB_MAX_RETRIES
         ) from exc
+    finally:
+        crashes.end(message_id, step)
     if outcome.kind == "advanced" and outcome.next_step:
-        enqueue(outcome.next_step, message_id, tier=outcome.tier, policy=current_policy())
+        enqueue(outcome.next_step, message_id, tier=outcome.tier, policy=policy)
     elif outcome.kind == "retry":
         raise task.retry(countdown=outcome.retry_in_s, max_retries=None)
     return outcome.kind

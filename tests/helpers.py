@@ -13,14 +13,15 @@ API_KEY = "test-key-0123456789"
 
 
 def queued_ids(namespace: str, queue: str) -> list[str]:
-    """Message ids waiting on one Celery queue of a namespace (Redis carries ids only)."""
+    """Message ids waiting on one Celery queue of a namespace, in the order they will be
+    served (Redis carries ids only)."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
         raw = client.lrange(f"{namespace}:{queue}", 0, -1)
     finally:
         client.close()
     ids = []
-    for item in raw:
+    for item in reversed(raw):  # kombu LPUSHes and BRPOPs: the tail is served first
         envelope = json.loads(item)
         body = json.loads(base64.b64decode(envelope["body"]))
         ids.append(body[0][0])

@@ -1,10 +1,16 @@
-"""Putting a step on its queue. Redis carries the message id and nothing else."""
+"""Putting a step on its queue. Redis carries the message id and nothing else.
+
+Each enqueue also sets a short-lived marker (`queued:<id>`) that the task deletes when
+it starts; the reconciler re-enqueues only stalled messages without one, so a backlog
+is not enqueued twice while a lost queue is still noticed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from app.policy import Policy
+from app.state import get_redis, keys
 
 STEP_QUEUES = {
     "ingest": "keel.ingest",
@@ -19,6 +25,7 @@ ALL_QUEUES = (
     "keel.deliver",
     "keel.maintenance",
 )
+QUEUED_MARKER_TTL_S = 3600
 
 
 def queue_for(step: str, *, tier: str | None, policy: Policy) -> str:
@@ -31,25 +38,27 @@ def queue_for(step: str, *, tier: str | None, policy: Policy) -> str:
 
 def enqueue(step: str, message_id: str, *, tier: str | None, policy: Policy) -> None:
     """Send `keel.<step>` for one message to its queue."""
-    from tasks import app as celery_app
-
-    celery_app.send_task(
-        f"keel.{step}", args=[message_id], queue=queue_for(step, tier=tier, policy=policy)
-    )
+    enqueue_many([(step, message_id, tier)], policy=policy)
 
 
 def enqueue_many(items: Iterable[tuple[str, str, str | None]], *, policy: Policy) -> int:
     """Send many steps over one connection; returns how many."""
     from tasks import app as celery_app
 
-    count = 0
+    batch = list(items)
+    if not batch:
+        return 0
+    k = keys()
+    pipe = get_redis().pipeline(transaction=False)
+    for _, message_id, _ in batch:
+        pipe.set(k.queued_marker(message_id), 1, ex=QUEUED_MARKER_TTL_S)
+    pipe.execute()
     with celery_app.producer_or_acquire() as producer:
-        for step, message_id, tier in items:
+        for step, message_id, tier in batch:
             celery_app.send_task(
                 f"keel.{step}",
                 args=[message_id],
                 queue=queue_for(step, tier=tier, policy=policy),
                 producer=producer,
             )
-            count += 1
-    return count
+    return len(batch)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit import record
 from app.config import get_settings
@@ -25,6 +26,7 @@ from app.errors import (
     TransientError,
 )
 from app.pipeline import steps
+from app.pipeline.parking import park
 from app.pipeline.transition import Change, StaleMessage, audit_attempts, commit_change
 from app.policy import Policy, load_policy
 from app.providers import TierCallFailed
@@ -38,7 +40,9 @@ STEPS = ("ingest", "classify", "draft", "check", "deliver")
 class Outcome:
     """What the task should do next."""
 
-    kind: Literal["advanced", "skipped", "retry", "dead", "escalated", "missing", "waiting"]
+    kind: Literal[
+        "advanced", "skipped", "retry", "dead", "escalated", "missing", "waiting", "parked"
+    ]
     next_step: str | None = None
     tier: str | None = None
     retry_in_s: float = 0.0
@@ -198,14 +202,28 @@ def _on_model_failure(
         if fresh is None or fresh.version != message.version:
             return Outcome("skipped")
         audit_attempts(session, message=fresh, step=step, attempts=exc.attempts, actor="worker")
-        cost = sum((a.cost_usd for a in exc.attempts), fresh.cost_usd)
-        fresh.cost_usd = cost
-        session.add(fresh)
+        cost = sum((a.cost_usd for a in exc.attempts), Decimal(0))
+        if cost:
+            session.execute(
+                sa.update(Message)
+                .where(col(Message.id) == message.id)
+                .values(cost_usd=Message.cost_usd + cost)
+            )
     if exc.all_rejected:
         return _give_up(step, message, Reason.provider_rejected, str(exc.last_error or exc))
     if exc.all_config:
         return _give_up(step, message, Reason.config_error, str(exc.last_error or exc))
-    return _retry_or_give_up(step, message, str(exc), exc.retry_after_s, policy=policy)
+    # An outage: the message waits in the database until a probe of its tier answers.
+    tier = policy.routing.classify_tier if step == "classify" else message.tier
+    reason = ",".join(sorted({a.status for a in exc.attempts})) or "unavailable"
+    parked = park(
+        message_id=message.id,
+        version=message.version,
+        tier=tier or policy.routing.draft_tier,
+        reason=reason,
+        step=step,
+    )
+    return Outcome("parked" if parked else "skipped")
 
 
 def _retry_or_give_up(
@@ -248,3 +266,12 @@ def _give_up(step: str, message: Message, reason: Reason, error: str) -> Outcome
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TransientError)
+
+
+def give_up_poison(step: str, message_id: str, *, crashes: int) -> Outcome:
+    """Dead-letter a message whose task killed its worker `crashes` times."""
+    with session_scope() as session:
+        message = _load(session, message_id)
+    if message is None:
+        return Outcome("missing")
+    return _give_up(step, message, Reason.poison, f"worker died {crashes - 1} times on {step}")

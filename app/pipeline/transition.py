@@ -39,15 +39,16 @@ def audit_attempts(
 ) -> None:
     """One `model_call` event per attempt, and a `failover` between consecutive ones."""
     for i, attempt in enumerate(attempts):
-        record(
-            session,
-            message_id=message.id,
-            action="model_call",
-            actor=actor,
-            step=step,
-            trace_id=message.trace_id,
-            detail=attempt.audit_detail(),
-        )
+        if attempt.status != "breaker_open":  # skipped, not called: no model_call
+            record(
+                session,
+                message_id=message.id,
+                action="model_call",
+                actor=actor,
+                step=step,
+                trace_id=message.trace_id,
+                detail=attempt.audit_detail(),
+            )
         if attempt.status != "ok" and i + 1 < len(attempts):
             nxt = attempts[i + 1]
             record(
@@ -62,6 +63,7 @@ def audit_attempts(
                     "to": f"{nxt.provider}:{nxt.model}",
                     "reason": attempt.status,
                     "tier": attempt.tier,
+                    "to_tier": nxt.tier,
                 },
             )
 

@@ -146,6 +146,21 @@ class Retries(_Strict):
     max_park_age_s: float = Field(default=86_400, gt=0)
     drain_rate_per_s: float = Field(default=20.0, gt=0)
     stalled_after_s: float = Field(default=120, gt=0)
+    # A task whose worker died this many times for one message is dead-lettered `poison`.
+    poison_after_crashes: int = Field(default=3, ge=1, le=100)
+    # How often a tier with parked messages is probed with a tiny request.
+    probe_interval_s: float = Field(default=5.0, gt=0)
+
+
+class Breakers(_Strict):
+    """Circuit breaker per provider:model, shared by every worker through Redis."""
+
+    window_s: float = Field(default=30.0, gt=0)
+    min_calls: int = Field(default=5, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    slow_call_s: float = Field(default=8.0, gt=0)
+    slow_rate: float = Field(default=0.8, gt=0, le=1)
+    open_s: float = Field(default=15.0, gt=0)
 
 
 class Policy(_Strict):
@@ -155,6 +170,7 @@ class Policy(_Strict):
     routing: Routing
     guardrails: Guardrails = Guardrails()
     retries: Retries = Retries()
+    breakers: Breakers = Breakers()
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:

@@ -15,9 +15,10 @@ from app.errors import (
     ProviderError,
     ProviderRejected,
 )
-from app.pipeline.prompts import Prompt
+from app.pipeline.prompts import Prompt, probe_prompt
 from app.policy import Policy, TierName
 from app.providers.base import Attempt
+from app.providers.health import breaker_for, report_transition
 from app.providers.registry import get_client
 
 T = TypeVar("T")
@@ -58,6 +59,10 @@ class TierCallFailed(AllProvidersFailed):
     def all_config(self) -> bool:
         return bool(self.attempts) and all(a.status == "config_error" for a in self.attempts)
 
+    @property
+    def any_config(self) -> bool:
+        return any(a.status == "config_error" for a in self.attempts)
+
 
 def _status_of(exc: ProviderError) -> str:
     if isinstance(exc, ProviderRejected):
@@ -69,6 +74,13 @@ def _status_of(exc: ProviderError) -> str:
     return "unavailable"
 
 
+def neighbours(policy: Policy, tier: TierName) -> tuple[TierName, ...]:
+    """Tiers that may stand in for `tier` when its whole chain is down."""
+    if not policy.routing.borrow_neighbour_tier:
+        return ()
+    return {"fast": ("standard",), "standard": ("flagship",), "flagship": ("standard",)}[tier]
+
+
 def call_tier(
     *,
     policy: Policy,
@@ -77,23 +89,71 @@ def call_tier(
     task: str,
     message_id: str,
     parse: Callable[[str], T],
+    borrow: bool = True,
 ) -> TierResult[T]:
-    """Call the tier's chain in order until one model answers something `parse` accepts.
+    """Call the tier's chain in order until one model answers something `parse` accepts;
+    then, where the policy allows, the neighbouring tier's chain.
 
     Raises:
-        TierCallFailed: every model failed; `attempts` says how.
+        TierCallFailed: every model failed or was skipped by its breaker; `attempts` says how.
     """
-    timeout_s = get_settings().keel_model_timeout_s
-    headers = {"X-Keel-Task": task, "X-Keel-Message-Id": message_id}
+    tiers = (tier, *neighbours(policy, tier)) if borrow else (tier,)
     attempts: list[Attempt] = []
     retry_after: float | None = None
     last_error: ProviderError | None = None
+    for current in tiers:
+        try:
+            return _call_chain(
+                policy=policy,
+                tier=current,
+                prompt=prompt,
+                task=task,
+                message_id=message_id,
+                parse=parse,
+                attempts=attempts,
+            )
+        except TierCallFailed as exc:
+            last_error = exc.last_error or last_error
+            if exc.retry_after_s is not None:
+                hint = exc.retry_after_s
+                retry_after = hint if retry_after is None else min(retry_after, hint)
+            if exc.all_rejected:
+                break
+    raise TierCallFailed(
+        f"every model of tier {tier} failed for {task}",
+        attempts=attempts,
+        retry_after_s=retry_after,
+        last_error=last_error,
+    )
+
+
+def _call_chain(
+    *,
+    policy: Policy,
+    tier: TierName,
+    prompt: Prompt,
+    task: str,
+    message_id: str,
+    parse: Callable[[str], T],
+    attempts: list[Attempt],
+) -> TierResult[T]:
+    timeout_s = get_settings().keel_model_timeout_s
+    headers = {"X-Keel-Task": task, "X-Keel-Message-Id": message_id}
+    first = len(attempts)
+    retry_after: float | None = None
+    last_error: ProviderError | None = None
     for ref in policy.tiers[tier].chain:
-        started = time.perf_counter()
         attempt = Attempt(
             provider=ref.provider, model=ref.model, tier=tier, task=task, status="ok", latency_ms=0
         )
         attempts.append(attempt)
+        breaker = breaker_for(policy, ref)
+        allowed, transition = breaker.allow()
+        report_transition(transition)
+        if not allowed:
+            attempt.status = "breaker_open"
+            continue
+        started = time.perf_counter()
         try:
             completion = get_client(ref.provider).complete(
                 model=ref.model, prompt=prompt, headers=headers, timeout_s=timeout_s
@@ -123,8 +183,11 @@ def call_tier(
             hint = getattr(exc, "retry_after_s", None)
             if hint is not None:
                 retry_after = hint if retry_after is None else min(retry_after, hint)
+            if attempt.status != "rejected":
+                report_transition(breaker.record(ok=False, latency_s=attempt.latency_ms / 1000))
             continue
         attempt.latency_ms = (time.perf_counter() - started) * 1000
+        report_transition(breaker.record(ok=True, latency_s=attempt.latency_ms / 1000))
         return TierResult(
             value=value,
             text=completion.text,
@@ -134,7 +197,29 @@ def call_tier(
         )
     raise TierCallFailed(
         f"every model of tier {tier} failed for {task}",
-        attempts=attempts,
+        attempts=attempts[first:],
         retry_after_s=retry_after,
         last_error=last_error,
     )
+
+
+def probe_tier(*, policy: Policy, tier: TierName) -> str | None:
+    """Send a tiny request to each model of the tier (and its neighbours) until one
+    answers; closes that model's breaker. Returns the model that answered, or None."""
+    prompt = probe_prompt()
+    timeout_s = min(5.0, get_settings().keel_model_timeout_s)
+    for current in (tier, *neighbours(policy, tier)):
+        for ref in policy.tiers[current].chain:
+            breaker = breaker_for(policy, ref)
+            try:
+                get_client(ref.provider).complete(
+                    model=ref.model,
+                    prompt=prompt,
+                    headers={"X-Keel-Task": "probe", "X-Keel-Message-Id": f"probe-{current}"},
+                    timeout_s=timeout_s,
+                )
+            except ProviderError:
+                continue
+            report_transition(breaker.record_probe(ok=True))
+            return ref.key
+    return None

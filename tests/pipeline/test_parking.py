@@ -1,0 +1,221 @@
+"""Outages park messages in the database; probes drain them; the reconciler recovers
+lost queue entries; poison messages are dead-lettered; breakers open and close."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from app.db import session_scope
+from app.db.models import AuditEvent, DeadLetter, Message
+from app.pipeline import crashes
+from app.pipeline.enqueue import enqueue_many
+from app.pipeline.parking import drain
+from app.pipeline.reconcile import reconcile
+from app.pipeline.runner import current_policy, execute, give_up_poison
+from app.policy import ModelRef
+from app.providers.breaker import BreakerState
+from app.providers.health import breaker_for, report_transition
+from app.state import get_redis, keys
+from tests.helpers import queued_ids
+from tests.pipeline.test_steps import actions, load, new_message
+
+
+def take_down(simulator: str, *providers: str, seconds: int = 60) -> None:
+    for provider in providers:
+        httpx.post(
+            f"{simulator}/_sim/outage",
+            json={"provider": provider, "status": 503, "seconds": seconds},
+        ).raise_for_status()
+
+
+def bring_back(simulator: str) -> None:
+    httpx.delete(f"{simulator}/_sim/outage").raise_for_status()
+
+
+def park_some(simulator: str, count: int) -> list[str]:
+    take_down(simulator, "anthropic", "openai")
+    ids = []
+    for i in range(count):
+        mid = new_message(external_id=f"wa-park-{i}")
+        execute("ingest", mid)
+        assert execute("classify", mid).kind == "parked"
+        ids.append(mid)
+    return ids
+
+
+def test_parked_messages_drain_oldest_first_at_the_policy_rate_once_a_probe_answers(
+    simulator: str, keel_env: dict[str, str], open_window_policy: str
+) -> None:
+    ids = park_some(simulator, 5)
+    policy = current_policy()
+
+    still_down = drain(policy=policy, interval_s=1.0)
+    assert still_down.drained == {} and still_down.probed == {"fast": None}
+    assert all(load(mid).state == "parked" for mid in ids)
+
+    bring_back(simulator)
+    get_redis().delete(keys().probe_lock("fast"))
+    per_tick = 2 / policy.retries.drain_rate_per_s  # an interval that lets two through
+    first = drain(policy=policy, interval_s=per_tick)
+    assert first.drained == {"fast": 2}
+    assert [load(mid).state for mid in ids] == ["received"] * 2 + ["parked"] * 3
+    assert queued_ids(keel_env["KEEL_NAMESPACE"], "keel.fast") == ids[:2]
+    assert actions(ids[0])[-1] == "unparked"
+
+    drain(policy=policy, interval_s=10.0)
+    assert all(load(mid).state == "received" for mid in ids)
+    assert queued_ids(keel_env["KEEL_NAMESPACE"], "keel.fast") == ids
+    # Resumed at the step that parked them: classify runs and the pipeline goes on.
+    assert execute("classify", ids[0]).kind == "advanced"
+
+
+def test_a_message_parked_past_max_park_age_is_dead_lettered_park_expired(
+    simulator: str, open_window_policy: str
+) -> None:
+    (mid,) = park_some(simulator, 1)
+    policy = current_policy()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=policy.retries.max_park_age_s + 5)
+    result = drain(policy=policy, interval_s=1.0, now=later)
+    assert result.expired == 1
+    with session_scope() as session:
+        dead = session.exec(select(DeadLetter).where(DeadLetter.message_id == mid)).one()
+    assert dead.reason == "park_expired" and dead.step == "classify"
+    assert load(mid).state == "dead"
+
+
+def test_an_outage_alone_never_dead_letters_a_young_message(
+    simulator: str, open_window_policy: str
+) -> None:
+    ids = park_some(simulator, 3)
+    for _ in range(3):
+        drain(policy=current_policy(), interval_s=1.0)
+        for mid in ids:
+            execute("classify", mid)
+    assert {load(mid).state for mid in ids} == {"parked"}
+    with session_scope() as session:
+        assert session.exec(select(DeadLetter)).all() == []
+
+
+def test_the_reconciler_re_enqueues_a_stalled_message_whose_queue_entry_was_lost(
+    keel_env: dict[str, str], open_window_policy: str
+) -> None:
+    policy = current_policy()
+    lost = new_message(external_id="wa-lost")
+    queued = new_message(external_id="wa-queued")
+    enqueue_many([("ingest", queued, None)], policy=policy)
+    get_redis().delete(f"{keel_env['KEEL_NAMESPACE']}:keel.ingest")  # the queue is gone...
+    enqueue_many([("ingest", queued, None)], policy=policy)  # ...but this one is re-queued
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=policy.retries.stalled_after_s + 1)
+    with session_scope() as session:
+        session.execute(sa.update(Message).values(updated_at=old))
+
+    assert reconcile(policy=policy) == 1
+    assert queued_ids(keel_env["KEEL_NAMESPACE"], "keel.ingest") == [queued, lost]
+    assert actions(lost)[-1] == "reconciled"
+    assert "reconciled" not in actions(queued)
+    # Freshly touched: the next pass leaves it alone.
+    assert reconcile(policy=policy) == 0
+
+
+def test_a_task_that_kills_its_worker_past_the_limit_is_dead_lettered_poison(
+    keel_env: dict[str, str],
+) -> None:
+    policy = current_policy()
+    mid = new_message(external_id="wa-poison")
+    limit = policy.retries.poison_after_crashes
+    for _ in range(limit):
+        crashes.begin(mid, "ingest")  # started, never finished: the worker died
+    started = crashes.begin(mid, "ingest")
+    assert started == limit + 1
+    assert give_up_poison("ingest", mid, crashes=started).kind == "dead"
+    with session_scope() as session:
+        dead = session.exec(select(DeadLetter).where(DeadLetter.message_id == mid)).one()
+    assert dead.reason == "poison"
+
+
+def test_a_clean_finish_does_not_count_as_a_crash(keel_env: dict[str, str]) -> None:
+    for _ in range(10):
+        assert crashes.begin("m-1", "draft") == 1
+        crashes.end("m-1", "draft")
+
+
+def breaker_events() -> list[dict[str, Any]]:
+    with session_scope() as session:
+        rows = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "breaker").order_by(col(AuditEvent.id))
+        ).all()
+    return [r.detail for r in rows]
+
+
+def test_a_breaker_opens_on_failures_lets_one_trial_through_and_closes_on_success(
+    keel_env: dict[str, str],
+) -> None:
+    policy = current_policy()
+    config = policy.breakers
+    breaker = breaker_for(policy, ModelRef.parse("anthropic:claude-haiku-4-5"))
+    now = 1_000_000.0
+    for i in range(config.min_calls):
+        report_transition(breaker.record(ok=False, latency_s=0.1, now=now + i * 0.1))
+    assert breaker.state()[0] == BreakerState.open
+    assert breaker.allow(now=now + 1)[0] is False
+
+    after = now + config.open_s + 1
+    allowed, transition = breaker.allow(now=after)
+    assert allowed and transition is not None and transition.to_state == "half_open"
+    report_transition(transition)
+    assert breaker.allow(now=after)[0] is False  # one trial at a time
+    report_transition(breaker.record(ok=True, latency_s=0.1, now=after + 0.5))
+    assert breaker.state()[0] == BreakerState.closed
+    assert breaker.allow(now=after + 1)[0] is True
+    assert [(e["from"], e["to"]) for e in breaker_events()] == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
+
+
+def test_a_failed_trial_opens_the_breaker_again(keel_env: dict[str, str]) -> None:
+    policy = current_policy()
+    breaker = breaker_for(policy, ModelRef.parse("openai:gpt-5-nano"))
+    now = 2_000_000.0
+    for _ in range(policy.breakers.min_calls):
+        breaker.record(ok=False, latency_s=0.1, now=now)
+    after = now + policy.breakers.open_s + 1
+    assert breaker.allow(now=after)[0] is True
+    transition = breaker.record(ok=False, latency_s=0.1, now=after)
+    assert transition is not None and transition.to_state == "open"
+    assert breaker.allow(now=after + 1)[0] is False
+
+
+def test_a_few_failures_among_many_successes_keep_the_breaker_closed(
+    keel_env: dict[str, str],
+) -> None:
+    policy = current_policy()
+    breaker = breaker_for(policy, ModelRef.parse("openai:gpt-5-mini"))
+    now = 3_000_000.0
+    for i in range(20):
+        breaker.record(ok=i % 5 != 0, latency_s=0.1, now=now + i * 0.2)
+    assert breaker.state()[0] == BreakerState.closed
+
+
+def test_an_open_breaker_skips_the_model_without_calling_it(
+    simulator: str, open_window_policy: str
+) -> None:
+    policy = current_policy()
+    breaker = breaker_for(policy, ModelRef.parse("anthropic:claude-haiku-4-5"))
+    import time
+
+    for _ in range(policy.breakers.min_calls):
+        breaker.record(ok=False, latency_s=0.1, now=time.time())
+    mid = new_message(external_id="wa-skip")
+    execute("ingest", mid)
+    assert execute("classify", mid).kind == "advanced"
+    stats = httpx.get(f"{simulator}/_sim/stats").json()
+    assert stats["by_provider"].get("anthropic", 0) == 0
+    assert stats["by_provider"]["openai"] == 1
+    assert "failover" in actions(mid)
