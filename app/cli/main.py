@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.cli import db, demo, ingest, simulator, trace
+from app.cli import audit, db, demo, dlq, ingest, parked, providers, simulator, trace
 from app.errors import ConfigError
 
 cli = typer.Typer(
@@ -17,6 +17,10 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 cli.add_typer(db.group, name="db")
+cli.add_typer(audit.group, name="audit")
+cli.add_typer(dlq.group, name="dlq")
+cli.add_typer(parked.group, name="parked")
+cli.command("providers")(providers.providers)
 cli.command("demo")(demo.demo)
 cli.command("simulator")(simulator.simulator)
 cli.command("ingest")(ingest.ingest)

@@ -1,5 +1,6 @@
 """The dead-letter queue: messages Keel gave up on, with a reason code, the step,
-the attempts and the last error, kept in the database so an operator can replay them."""
+the attempts and the last error, kept in the database so an operator can replay them
+(`replay.py`) or purge old entries; the audit record stays either way."""
 
 from __future__ import annotations
 

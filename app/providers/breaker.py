@@ -76,7 +76,7 @@ class Breaker:
         return self.config.window_s / BUCKETS_PER_WINDOW
 
     def state(self) -> tuple[BreakerState, float]:
-        raw = self.r.hgetall(self._state_key)
+        raw: dict[bytes, bytes] = self.r.hgetall(self._state_key)  # type: ignore[assignment]
         state = BreakerState(raw.get(b"state", b"closed").decode())
         open_until = float(raw.get(b"open_until", b"0") or 0)
         return state, open_until

@@ -78,7 +78,12 @@ def neighbours(policy: Policy, tier: TierName) -> tuple[TierName, ...]:
     """Tiers that may stand in for `tier` when its whole chain is down."""
     if not policy.routing.borrow_neighbour_tier:
         return ()
-    return {"fast": ("standard",), "standard": ("flagship",), "flagship": ("standard",)}[tier]
+    table: dict[TierName, tuple[TierName, ...]] = {
+        "fast": ("standard",),
+        "standard": ("flagship",),
+        "flagship": ("standard",),
+    }
+    return table[tier]
 
 
 def call_tier(
