@@ -32,6 +32,7 @@ def providers(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
                     "failures": stats.failures,
                     "slow": stats.slow,
                     "error_rate": round(stats.failure_rate, 3),
+                    "held_for_s": round(breaker.held_for_s(), 1),
                 }
             )
     if as_json:

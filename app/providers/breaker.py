@@ -19,6 +19,7 @@ from app.policy.models import Breakers
 from app.state import Keys
 
 BUCKETS_PER_WINDOW = 6
+MAX_HOLD_S = 120.0
 
 # Compare-and-set of the state hash: only one worker performs each transition.
 _CAS = """
@@ -89,6 +90,8 @@ class Breaker:
         """May this caller call the model now? Open breakers past their cool-down hand
         one caller the half-open trial."""
         now = time.time() if now is None else now
+        if self.r.exists(self.keys.breaker_hold(self.model_key)):
+            return False, None
         state, open_until = self.state()
         if state == BreakerState.closed:
             return True, None
@@ -100,6 +103,17 @@ class Breaker:
         if state == BreakerState.open and self._cas(state, BreakerState.half_open, 0, now):
             return True, Transition(self.model_key, state, BreakerState.half_open, "cool_down_over")
         return True, None
+
+    def hold(self, seconds: float) -> None:
+        """Skip this model for every worker until the provider's `retry-after` has passed."""
+        self.r.set(
+            self.keys.breaker_hold(self.model_key),
+            1,
+            px=max(1, int(min(seconds, MAX_HOLD_S) * 1000)),
+        )
+
+    def held_for_s(self) -> float:
+        return max(0.0, float(self.r.pttl(self.keys.breaker_hold(self.model_key))) / 1000)
 
     def window(self, *, now: float) -> WindowStats:
         first = int((now - self.config.window_s) // self.bucket_s) + 1

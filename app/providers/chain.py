@@ -18,7 +18,7 @@ from app.errors import (
 from app.pipeline.prompts import Prompt, probe_prompt
 from app.policy import Policy, TierName
 from app.providers.base import Attempt
-from app.providers.health import breaker_for, report_transition
+from app.providers.health import breaker_for, report_config_error, report_transition
 from app.providers.registry import get_client
 
 T = TypeVar("T")
@@ -188,6 +188,9 @@ def _call_chain(
             hint = getattr(exc, "retry_after_s", None)
             if hint is not None:
                 retry_after = hint if retry_after is None else min(retry_after, hint)
+                breaker.hold(hint)  # honour retry-after for every worker, sleep none
+            if isinstance(exc, ProviderConfigError):
+                report_config_error(exc)
             if attempt.status != "rejected":
                 report_transition(breaker.record(ok=False, latency_s=attempt.latency_ms / 1000))
             continue

@@ -9,6 +9,7 @@ import sentry_sdk
 
 from app.audit import record
 from app.db import session_scope
+from app.errors import ProviderConfigError
 from app.policy import ModelRef, Policy
 from app.providers.breaker import Breaker, Transition
 from app.state import get_redis, keys
@@ -18,6 +19,18 @@ log = logging.getLogger("keel.providers")
 
 def breaker_for(policy: Policy, ref: ModelRef) -> Breaker:
     return Breaker(client=get_redis(), keys=keys(), config=policy.breakers, model_key=ref.key)
+
+
+def report_config_error(exc: ProviderConfigError) -> None:
+    """Credentials, permissions or quota: fail over now, and tell a human."""
+    log.error(
+        "provider configuration error",
+        extra={"provider": exc.provider, "model": exc.model, "status": exc.status},
+    )
+    sentry_sdk.capture_message(
+        f"provider configuration error: {exc.provider} {exc.model} answered {exc.status}",
+        level="error",
+    )
 
 
 def report_transition(transition: Transition | None) -> None:

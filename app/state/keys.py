@@ -24,6 +24,9 @@ class Keys:
     def breaker_window(self, model_key: str, bucket: int) -> str:
         return self._k("breaker", model_key, "w", str(bucket))
 
+    def breaker_hold(self, model_key: str) -> str:
+        return self._k("breaker", model_key, "hold")
+
     def breaker_trial(self, model_key: str) -> str:
         return self._k("breaker", model_key, "trial")
 

@@ -219,3 +219,39 @@ def test_an_open_breaker_skips_the_model_without_calling_it(
     assert stats["by_provider"].get("anthropic", 0) == 0
     assert stats["by_provider"]["openai"] == 1
     assert "failover" in actions(mid)
+
+
+def test_a_429_with_retry_after_holds_the_model_for_every_worker_without_sleeping(
+    simulator: str, open_window_policy: str
+) -> None:
+    httpx.post(
+        f"{simulator}/_sim/rules",
+        json={
+            "when": {"provider": "anthropic"},
+            "fail": {"status": 429, "rate": 1.0, "retry_after": 30},
+            "times": 1,
+        },
+    ).raise_for_status()
+    first, second = new_message(external_id="wa-ra-1"), new_message(external_id="wa-ra-2")
+    for mid in (first, second):
+        execute("ingest", mid)
+        assert execute("classify", mid).kind == "advanced"
+    stats = httpx.get(f"{simulator}/_sim/stats").json()
+    # One 429 from anthropic; the second message skipped it (held), both went to openai.
+    assert stats["by_provider"] == {"anthropic": 1, "openai": 2}
+    breaker = breaker_for(current_policy(), ModelRef.parse("anthropic:claude-haiku-4-5"))
+    assert 20 < breaker.held_for_s() <= 30
+
+
+def test_credentials_refused_by_every_model_dead_letter_config_error_without_a_retry_loop(
+    simulator: str, open_window_policy: str
+) -> None:
+    httpx.post(
+        f"{simulator}/_sim/rules", json={"when": {}, "fail": {"status": 401}}
+    ).raise_for_status()
+    mid = new_message(external_id="wa-cfg")
+    execute("ingest", mid)
+    assert execute("classify", mid).kind == "dead"
+    with session_scope() as session:
+        dead = session.exec(select(DeadLetter).where(DeadLetter.message_id == mid)).one()
+    assert dead.reason == "config_error"
