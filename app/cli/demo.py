@@ -7,7 +7,10 @@ import typer
 
 def demo(
     messages: int = typer.Option(0, help="Feed only the first N inbox messages (0: all)."),
-    outage_s: float = typer.Option(12.0, help="How long the primary provider is down mid-run."),
+    outage_s: float = typer.Option(8.0, help="How long the primary provider is down mid-run."),
+    all_down_s: float = typer.Option(
+        5.0, help="Later, how long every provider is down (messages park, then drain)."
+    ),
     timeout_s: float = typer.Option(150.0, help="Give up waiting after this long."),
     latency_ms: str = typer.Option("20:120", help="Simulated provider latency, A or A:B ms."),
     keep: bool = typer.Option(False, help="Keep the demo's database and logs."),
@@ -24,6 +27,7 @@ def demo(
         DemoOptions(
             limit=messages or None,
             outage_s=outage_s,
+            all_down_s=all_down_s,
             timeout_s=timeout_s,
             latency_ms=latency_ms,
             keep=keep,

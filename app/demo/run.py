@@ -29,14 +29,15 @@ from app.policy import BUNDLED_POLICY_PATH
 from app.providers import reset_clients
 
 INBOX = Path(__file__).with_name("data") / "inbox.jsonl"
-PENDING_STATES = ("received", "classified", "drafted")
+PENDING_STATES = ("received", "classified", "drafted", "parked")
 BATCH = 50
 
 
 @dataclass
 class DemoOptions:
     limit: int | None = None
-    outage_s: float = 12.0
+    outage_s: float = 8.0
+    all_down_s: float = 5.0
     timeout_s: float = 150.0
     latency_ms: str = "20:120"
     keep: bool = False
@@ -68,6 +69,44 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         reset_settings()
         reset_engines()
         reset_clients()
+
+
+class _Faults:
+    """Takes the primary provider down a second into the run, then every provider."""
+
+    PRIMARY_AT_S = 1.0
+
+    def __init__(self, *, sim: str, options: DemoOptions, started: float) -> None:
+        self.sim = sim
+        self.options = options
+        self.started = started
+        self.primary_done = options.outage_s <= 0
+        self.all_done = options.all_down_s <= 0
+
+    def _down(self, provider: str, seconds: float) -> None:
+        httpx.post(
+            f"{self.sim}/_sim/outage",
+            json={"provider": provider, "status": 503, "seconds": seconds},
+        ).raise_for_status()
+
+    def tick(self) -> None:
+        elapsed = time.monotonic() - self.started
+        if not self.primary_done and elapsed >= self.PRIMARY_AT_S:
+            self._down("anthropic", self.options.outage_s)
+            console.print(
+                f"[yellow]anthropic is down for {self.options.outage_s:.0f} s "
+                "(503 to every call): work fails over to openai[/]"
+            )
+            self.primary_done = True
+        all_at = self.PRIMARY_AT_S + self.options.outage_s + 2
+        if not self.all_done and elapsed >= all_at:
+            for provider in ("anthropic", "openai"):
+                self._down(provider, self.options.all_down_s)
+            console.print(
+                f"[red]every provider is down for {self.options.all_down_s:.0f} s: "
+                "messages park, then drain by themselves[/]"
+            )
+            self.all_done = True
 
 
 def _open_window_policy(workdir: Path) -> Path:
@@ -180,23 +219,14 @@ def _run(
     )
     headers = {"Authorization": f"Bearer {api_key}"}
     fed_at = time.monotonic()
-    outage_at = len(inbox) // 3
-    outage_done = False
+    # The faults follow the clock, not the feed: posting takes a second, processing longer.
+    faults = _Faults(sim=sim, options=options, started=time.monotonic())
     with (
         httpx.Client(base_url=api, headers=headers, timeout=30) as client,
         Progress(console=console, transient=True) as progress,
     ):
         bar = progress.add_task("posting the inbox", total=len(inbox))
         for start in range(0, len(inbox), BATCH):
-            if not outage_done and start >= outage_at:
-                httpx.post(
-                    f"{sim}/_sim/outage",
-                    json={"provider": "anthropic", "status": 503, "seconds": options.outage_s},
-                ).raise_for_status()
-                console.print(
-                    f"[yellow]anthropic is down for {options.outage_s:.0f} s (503 to every call)[/]"
-                )
-                outage_done = True
             chunk = inbox[start : start + BATCH]
             client.post("/v1/messages:batch", json={"messages": chunk}).raise_for_status()
             progress.advance(bar, len(chunk))
@@ -204,6 +234,7 @@ def _run(
         deadline = started + options.timeout_s
         pending = len(inbox)
         while time.monotonic() < deadline:
+            faults.tick()
             pending = _pending(PENDING_STATES)
             progress.update(wait, completed=len(inbox) - pending)
             if pending == 0:

@@ -37,7 +37,8 @@ class Change:
 def audit_attempts(
     session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
 ) -> None:
-    """One `model_call` event per attempt, and a `failover` between consecutive ones."""
+    """One `model_call` event per attempt that called a model, and a `failover` event each
+    time a failed or skipped model handed the call to one that was then called."""
     for i, attempt in enumerate(attempts):
         if attempt.status != "breaker_open":  # skipped, not called: no model_call
             record(
@@ -49,8 +50,8 @@ def audit_attempts(
                 trace_id=message.trace_id,
                 detail=attempt.audit_detail(),
             )
-        if attempt.status != "ok" and i + 1 < len(attempts):
-            nxt = attempts[i + 1]
+        nxt = attempts[i + 1] if i + 1 < len(attempts) else None
+        if attempt.status != "ok" and nxt is not None and nxt.status != "breaker_open":
             record(
                 session,
                 message_id=message.id,
