@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-build.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: install demo test test-fast lint format services lock clean
+.PHONY: install demo test lint format services bench lock clean
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Keel against bare Celery on the local Redis and Postgres; rewrites BENCHMARKS.md.
+bench: install services
+	$(BIN)/python -m bench.run
+	$(BIN)/python bench/guardrails_bench.py
+	$(BIN)/python bench/local_tier_bench.py
 
 format: install
 	$(BIN)/ruff format .

@@ -1,0 +1,150 @@
+"""Starting what a benchmark needs: a fresh Postgres database, a Redis namespace, the
+simulator, a webhook receiver and worker processes; measuring their CPU and memory."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from app.demo import procs
+from app.demo.receiver import WebhookReceiver
+
+PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    out = [pid]
+    children = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for child in children:
+        out.extend(tree(int(child)))
+    return out
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process tree (live processes only)."""
+    total = 0
+    for p in tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process tree, in MiB."""
+    total_kb = 0
+    for p in tree(pid):
+        try:
+            match = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{p}/status").read_text())
+        except OSError:
+            continue
+        if match:
+            total_kb += int(match.group(1))
+    return total_kb / 1024
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    name = f"keel_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    group: procs.Processes
+    receiver: WebhookReceiver
+    sim_url: str
+    workdir: Path
+
+    def start_worker(
+        self, *, app: str = "tasks", queues: str | None = None, pool: str, concurrency: int,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:  # fmt: skip
+        from app.pipeline.enqueue import ALL_QUEUES
+
+        argv = procs.python_argv(
+            "-m", "celery", "-A", app, "worker", "-Q", queues or ",".join(ALL_QUEUES),
+            "-P", pool, "-c", str(concurrency), "-n", f"bench-{secrets.token_hex(3)}@%h",
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        )  # fmt: skip
+        log = self.workdir / f"worker-{len(self.group.children)}.log"
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        proc = self.group.start(log.stem, argv, env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if " ready." in log.read_text(errors="replace"):
+                return proc
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        raise TimeoutError("worker not ready in 60 s")
+
+
+@contextmanager
+def keel_stack(*, latency_ms: str, workdir: Path, database_url: str) -> Iterator[Stack]:
+    """Environment for Keel in this process and its children, the simulator and a receiver."""
+    group = procs.Processes(workdir)
+    receiver = WebhookReceiver(secret="bench-secret").start()
+    sim_port = procs.free_port()
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    env = {
+        "REDIS_URL": REDIS_URL,
+        "DATABASE_URL": database_url,
+        "KEEL_NAMESPACE": f"keel-bench-{secrets.token_hex(4)}",
+        "KEEL_API_KEYS": "bench",
+        "KEEL_WEBHOOK_URL": receiver.url,
+        "KEEL_WEBHOOK_SECRET": receiver.secret,
+        "ANTHROPIC_API_KEY": "sim",
+        "ANTHROPIC_BASE_URL": f"{sim_url}/anthropic",
+        "OPENAI_API_KEY": "sim",
+        "OPENAI_BASE_URL": f"{sim_url}/openai/v1",
+        "KEEL_POLICY": str(workdir / "policy.toml"),
+    }
+    from app.policy import BUNDLED_POLICY_PATH
+
+    policy = BUNDLED_POLICY_PATH.read_text("utf-8").replace(
+        'start = "08:00"\nend = "21:00"', 'start = "00:00"\nend = "00:00"'
+    )
+    (workdir / "policy.toml").write_text(policy, "utf-8")
+    try:
+        group.start(
+            "simulator",
+            procs.python_argv(
+                "-m", "app.simulator", "--port", str(sim_port), "--latency-ms", latency_ms
+            ),
+            {**os.environ, **env},
+        )
+        procs.wait_for_http(f"{sim_url}/_sim/health")
+        yield Stack(env=env, group=group, receiver=receiver, sim_url=sim_url, workdir=workdir)
+    finally:
+        group.stop_all()
+        receiver.stop()
