@@ -11,6 +11,7 @@ from app.audit.chain import event_hash, to_json_safe
 from app.db.models import AuditEvent, utcnow
 
 Actor = Literal["api", "worker", "beat", "cli", "human"]
+CHAIN_HEADS = "keel.audit.chain_heads"
 
 
 def record(
@@ -23,16 +24,23 @@ def record(
     trace_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the caller's transaction, chained to the message's last one."""
+    """Append one event to the caller's transaction, chained to the message's last one.
+
+    The chain's head is read once per transaction and message, then kept in the
+    session, so a step that writes several events pays for one query.
+    """
     prev_hash: str | None = None
     seq = 1
+    heads: dict[str, tuple[int, str]] = session.info.setdefault(CHAIN_HEADS, {})
     if message_id is not None:
-        last = session.exec(
-            select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.message_id == message_id)
-            .order_by(col(AuditEvent.seq).desc())
-            .limit(1)
-        ).first()
+        last = heads.get(message_id)
+        if last is None:
+            last = session.exec(
+                select(AuditEvent.seq, AuditEvent.hash)
+                .where(AuditEvent.message_id == message_id)
+                .order_by(col(AuditEvent.seq).desc())
+                .limit(1)
+            ).first()
         if last is not None:
             seq, prev_hash = last[0] + 1, last[1]
     clean = to_json_safe(detail or {})
@@ -60,8 +68,14 @@ def record(
         ),
     )
     session.add(event)
-    session.flush()
+    if message_id is not None:
+        heads[message_id] = (seq, event.hash)
     return event
+
+
+def forget_chain_heads(session: Session) -> None:
+    """Drop cached chain heads (after a rollback to a savepoint)."""
+    session.info.pop(CHAIN_HEADS, None)
 
 
 def timeline(session: Session, message_id: str) -> list[AuditEvent]:

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.audit import Actor, record
+from app.audit.record import forget_chain_heads
 from app.db.models import Message
 from app.pipeline.schemas import MessageIn
 
@@ -52,6 +53,7 @@ def accept_message(
                 )
             return message, False
         except sa.exc.IntegrityError:
+            forget_chain_heads(session)
             session.expunge_all()
             earlier = _existing(session, message_in.channel, message_in.external_id)
             if earlier is None:
