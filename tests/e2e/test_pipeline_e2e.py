@@ -102,7 +102,8 @@ def test_two_hundred_messages_posted_over_http_all_settle_audited_and_sent_once(
             names = [e.action for e in events]
             assert names[0] == "received"
             assert verify_chain(events) is None, message.id
-            assert "classified" in names and "model_call" in names
+            if message.state != "escalated":  # input checks may escalate before any model
+                assert "classified" in names and "model_call" in names, names
             if message.state == "sent":
                 for needed in ("drafted", "guardrail", "sent"):
                     assert needed in names, (message.id, names)
