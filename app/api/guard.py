@@ -61,6 +61,9 @@ class RequestGuard:
             return
         if scope["method"] in ("POST", "PUT", "PATCH"):
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if not ctype and headers.get("content-length") == "0":
+                await self.app(scope, receive, send)  # no body at all: nothing to parse
+                return
             if ctype != "application/json":
                 await _reply(send, 415, "unsupported_media_type", "send application/json")
                 return

@@ -8,9 +8,12 @@ from fastapi import FastAPI
 
 from app.api.errors import install_error_handlers
 from app.api.guard import RequestGuard
+from app.api.metrics_route import router as metrics_router
+from app.api.reviews import router as reviews_router
 from app.api.routes import router
 from app.config import get_settings
 from app.errors import ConfigError
+from app.observability import init_sentry, setup_logging
 from app.pipeline.runner import current_policy
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024
@@ -18,6 +21,8 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    setup_logging("web")
+    init_sentry("web")
     api = FastAPI(
         title="Keel ingress API",
         version="0.1.0",
@@ -25,6 +30,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(api)
     api.include_router(router)
+    api.include_router(reviews_router)
+    api.include_router(metrics_router)
     api.add_middleware(
         RequestGuard,
         api_keys=lambda: get_settings().api_keys,

@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+from app.guardrails.contact import check_contact_data
+from app.guardrails.echo import check_echo
+from app.guardrails.language import check_language
 from app.guardrails.length import check_length
+from app.guardrails.links import check_links
+from app.guardrails.offers import check_offers
 from app.guardrails.prices import check_prices
+from app.guardrails.promises import check_promises
 from app.guardrails.verdict import Verdict
 from app.policy.models import Policy
 
+CHECKS = (
+    "prices",
+    "offers",
+    "promises",
+    "links",
+    "contact_data",
+    "language",
+    "prompt_echo",
+    "length",
+)
+
 
 def check_draft(text: str, *, policy: Policy, channel: str, language: str | None) -> list[Verdict]:
-    """Run every output check on `text`; `language` is for the language-specific checks."""
+    """Run every output check on `text`; `language` is the customer's (None: not judged)."""
     return [
         check_prices(text, policy=policy),
+        check_offers(text, policy=policy),
+        check_promises(text, policy=policy, language=language),
+        check_links(text, policy=policy),
+        check_contact_data(text, policy=policy),
+        check_language(text, policy=policy, language=language),
+        check_echo(text, policy=policy),
         check_length(text, policy=policy, channel=channel),
     ]

@@ -21,6 +21,11 @@ class Verdict:
     detail: dict[str, object] = field(default_factory=dict)
     blocking: bool = True
 
+    def audit_detail(self) -> dict[str, object]:
+        """The detail of this verdict's `guardrail` audit event."""
+        head = {"check": self.check, "passed": self.passed, "reason": self.reason}
+        return {**head, "blocking": self.blocking, **self.detail}
+
 
 def blocked(verdicts: Iterable[Verdict]) -> list[Verdict]:
     """The verdicts that stop a draft: failed, and not merely a delay."""

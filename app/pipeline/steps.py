@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import cast
+from typing import Any, cast
 
 from app.config import Settings
 from app.db.models import Message, MessageState, Review
 from app.errors import InvalidInput
-from app.guardrails import blocked, check_draft, send_window_verdict
+from app.guardrails import Verdict, blocked, check_draft, check_input, send_window_verdict
+from app.localtier import classify_locally
 from app.pipeline import prompts
 from app.pipeline.schemas import MAX_TEXT_CHARS
 from app.pipeline.transition import Change
 from app.policy import Policy, TierName
-from app.providers import call_tier
+from app.policy.models import TIER_ORDER
+from app.providers import Attempt, call_tier
 from app.routing import decide
 
 log = logging.getLogger("keel.pipeline")
@@ -40,27 +42,79 @@ def ingest(message: Message, *, policy: Policy) -> Change:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidInput("text is not valid Unicode") from exc
-    return Change(next_step="classify")
+    report = check_input(text, max_chars=MAX_TEXT_CHARS)
+    events = [verdict_event(v) for v in report.verdicts]
+    updates: dict[str, Any] = {"input_flags": report.flags}
+    if report.language:
+        updates["language"] = report.language  # classify falls back to it
+    if not report.injection:
+        return Change(next_step="classify", updates=updates, events=events)
+    patterns = report.flags.get("injection_patterns")
+    if policy.guardrails.on_injection == "flagship":
+        updates["violations"] = [INJECTION | {"patterns": patterns}]
+        return Change(next_step="classify", updates=updates, events=events)
+    esc, review = escalation(message, reason="injection_suspected", draft=None)
+    event = ("escalated", {"reason": "injection_suspected", "patterns": patterns})
+    return Change(next_step=None, updates=updates | esc, rows=[review], events=[*events, event])
+
+
+INJECTION: dict[str, Any] = {"check": "injection", "reason": "injection_suspected"}
+REASON_MAX_CHARS = 200  # the width of escalation_reason and reviews.reason
 
 
 def escalation(message: Message, *, reason: str, draft: str | None) -> tuple[dict, Review]:
+    reason = reason[:REASON_MAX_CHARS]
     updates = {"state": MessageState.escalated, "escalation_reason": reason}
     return updates, Review(message_id=message.id, reason=reason, draft_text=draft)
 
 
+def verdict_event(verdict: Verdict) -> tuple[str, dict[str, Any]]:
+    """The `guardrail` audit event of one verdict."""
+    return "guardrail", verdict.audit_detail()
+
+
+def strict_tier(message: Message, tier: TierName | None) -> TierName | None:
+    """The flagship for a message the injection screen flagged (policy `flagship`)."""
+    injected = any(v.get("check") == "injection" for v in message.violations or [])
+    return "flagship" if injected and tier is not None else tier
+
+
+def tier_up(tier: str | None, *, policy: Policy) -> TierName:
+    """The next tier up for a redraft: fast -> standard -> flagship -> flagship."""
+    current = cast(TierName, tier if tier in TIER_ORDER else policy.routing.draft_tier)
+    return TIER_ORDER[min(TIER_ORDER.index(current) + 1, len(TIER_ORDER) - 1)]
+
+
+def violation(verdict: Verdict) -> dict[str, Any]:
+    """What a redraft prompt and a reviewer need to know about a blocked verdict."""
+    found: dict[str, Any] = {"check": verdict.check, "reason": verdict.reason}
+    for key in ("bad", "phrases", "foreign", "markers", "deals"):
+        if verdict.detail.get(key):
+            found[key] = verdict.detail[key]
+    return found
+
+
 def classify(message: Message, *, policy: Policy) -> Change:
-    """Fast-tier classification, then the routing decision."""
+    """Local-tier (when configured and sure) or fast-tier classification, then routing."""
     tier = policy.routing.classify_tier
-    result = call_tier(
-        policy=policy,
-        tier=tier,
-        prompt=prompts.classify_prompt(policy=policy, text=message.text),
-        task="classify",
-        message_id=message.id,
-        parse=lambda raw: prompts.parse_classification(raw, intents=policy.routing.intents),
-    )
-    intent, language, confidence = result.value
-    language = language or (message.contact_locale or "")[:2] or None
+    local = classify_locally(policy=policy, text=message.text)
+    attempts: list[Attempt] = []
+    if local is not None:
+        intent, language, confidence = local.intent, message.language, local.confidence
+        source = {"tier": "local", "provider": "local", "model": local.model_name, "cost_usd": "0"}
+    else:
+        result = call_tier(
+            policy=policy,
+            tier=tier,
+            prompt=prompts.classify_prompt(policy=policy, text=message.text),
+            task="classify",
+            message_id=message.id,
+            parse=lambda raw: prompts.parse_classification(raw, intents=policy.routing.intents),
+        )
+        intent, language, confidence = result.value
+        source = {"tier": tier, "provider": result.provider, "model": result.model}
+        attempts = result.attempts
+    language = language or message.language or (message.contact_locale or "")[:2] or None
     decision = decide(policy=policy, intent=intent, confidence=confidence)
     updates: dict[str, object] = {
         "intent": intent,
@@ -71,13 +125,11 @@ def classify(message: Message, *, policy: Policy) -> Change:
         "intent": intent,
         "language": language,
         "confidence": confidence,
-        "tier": tier,
-        "provider": result.provider,
-        "model": result.model,
+        **source,
         "decision": decision.action,
         "route_reason": decision.reason,
     }
-    change = Change(next_step=None, attempts=result.attempts, events=[("classified", classified)])
+    change = Change(next_step=None, attempts=attempts, events=[("classified", classified)])
     if decision.action == "no_reply":
         updates["state"] = MessageState.no_reply
         change.events.append(("no_reply", {"reason": decision.reason}))
@@ -88,7 +140,7 @@ def classify(message: Message, *, policy: Policy) -> Change:
         change.events.append(("escalated", {"reason": decision.reason}))
     else:
         updates["state"] = MessageState.classified
-        updates["tier"] = decision.tier
+        updates["tier"] = strict_tier(message, decision.tier)
         change.next_step = "draft"
     change.updates = updates
     return change
@@ -107,6 +159,7 @@ def draft(message: Message, *, policy: Policy) -> Change:
             intent=message.intent or "other",
             language=language,
             contact_name=message.contact_name,
+            violations=message.violations,
         ),
         task="draft",
         message_id=message.id,
@@ -144,7 +197,8 @@ def _nonblank(raw: str) -> str:
 
 
 def check(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
-    """Guardrails on the draft, then the contact's send window."""
+    """Guardrails on the draft, then the contact's send window. A blocked draft is redrafted
+    one tier up (at most `max_regenerations` times) with its violations, then escalated."""
     draft_text = message.reply_text or ""
     verdicts = check_draft(
         draft_text, policy=policy, channel=message.channel, language=message.language
@@ -152,19 +206,33 @@ def check(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     window, send_at = send_window_verdict(
         now, contact_timezone=message.contact_timezone, policy=policy
     )
-    events = [
-        ("guardrail", {"check": v.check, "passed": v.passed, "reason": v.reason, **v.detail})
-        for v in [*verdicts, window]
-    ]
+    events = [verdict_event(v) for v in [*verdicts, window]]
     failing = blocked(verdicts)
     if failing:
-        reason = "guardrail:" + ",".join(f"{v.check}:{v.reason}" for v in failing)
+        kept = [v for v in message.violations or [] if v.get("check") == "injection"]
+        violations = [*kept, *(violation(v) for v in failing)]
+        codes = [f"{v.check}:{v.reason}" for v in failing]
+        if message.regenerations < policy.guardrails.max_regenerations:
+            tier = tier_up(message.tier, policy=policy)
+            redraft = {"from_tier": message.tier, "to_tier": tier, "violations": codes}
+            return Change(
+                next_step="draft",
+                updates={
+                    "state": MessageState.classified,
+                    "tier": tier,
+                    "regenerations": message.regenerations + 1,
+                    "violations": violations,
+                    "reply_text": None,
+                },
+                events=[*events, ("redraft", redraft)],
+            )
+        reason = "guardrail:" + ",".join(codes)
         esc, review = escalation(message, reason=reason, draft=draft_text)
         return Change(
             next_step=None,
-            updates=esc,
+            updates={**esc, "violations": violations},
             rows=[review],
-            events=[*events, ("escalated", {"reason": reason})],
+            events=[*events, ("escalated", {"reason": esc["escalation_reason"]})],
         )
     if send_at is not None:
         return Change(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -90,6 +91,17 @@ class Routing(_Strict):
     borrow_neighbour_tier: bool = True
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     over_budget: Literal["downgrade", "park"] = "downgrade"
+    # Tier 0: a model file from `keel train`; None calls the classify tier for every message.
+    local_model: str | None = None
+    # Confidence a local answer needs; None uses the threshold stored in the model file.
+    local_min_confidence: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("local_model")
+    @classmethod
+    def _model_file_present(cls, value: str | None) -> str | None:
+        if value and not (Path(value).is_file() and Path(f"{value}.sha256").is_file()):
+            raise ValueError(f"no model file with a .sha256 sidecar at {value!r}")
+        return value or None
 
     @model_validator(mode="after")
     def _intents_known(self) -> Routing:
@@ -129,6 +141,17 @@ class Guardrails(_Strict):
     allowed_link_domains: tuple[str, ...] = ()
     send_window: SendWindow = SendWindow()
     reply_max_chars: dict[str, int] = Field(default_factory=dict)
+    # What a message that trips the injection screen gets: a human, or a strict
+    # flagship draft (still checked like any other).
+    on_injection: Literal["escalate", "flagship"] = "escalate"
+    # Redrafts at the next tier up after a blocked draft, before escalating.
+    max_regenerations: int = Field(default=1, ge=0, le=3)
+    # Drafts with fewer letters than this are not judged for language.
+    reply_language_min_letters: int = Field(default=40, ge=1)
+    # Names left out before judging a draft's language (the business name always is).
+    language_ignore: tuple[str, ...] = ()
+    # Consecutive words shared with the prompts' instructions that make a prompt echo.
+    echo_min_words: int = Field(default=6, ge=3)
 
     def catalog_amounts(self) -> dict[str, frozenset[Decimal]]:
         """Every catalog price, by currency."""

@@ -37,7 +37,16 @@ def test_a_good_draft_passes_every_check_in_order() -> None:
 
     verdicts = check_draft(draft, policy=POLICY, channel="whatsapp", language="es")
 
-    assert [v.check for v in verdicts] == ["prices", "length"]
+    assert [v.check for v in verdicts] == [
+        "prices",
+        "offers",
+        "promises",
+        "links",
+        "contact_data",
+        "language",
+        "prompt_echo",
+        "length",
+    ]
     assert blocked(verdicts) == []
 
 

@@ -1,0 +1,222 @@
+"""Listing, approving and rejecting reviews: keyword-only functions used by the API and CLI.
+
+Each decision is one transaction: the message moves on only if it is still escalated at
+the version read (optimistic lock) and the review only if it is still pending, with its
+audit events; the deliver step is enqueued after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.audit import record
+from app.db import session_scope
+from app.db.models import Message, MessageState, Review, utcnow
+from app.guardrails import blocked, check_draft, send_window_verdict
+from app.pipeline.enqueue import enqueue
+from app.policy import Policy
+from app.review.errors import EditBlocked, NothingToSend, ReviewConflict, ReviewNotFound
+from app.review.models import Decision, ReviewPublic, ReviewStatus
+
+log = logging.getLogger("keel.review")
+STEP = "review"
+
+
+def list_reviews(
+    *, session: Session, status: ReviewStatus | None = "pending", limit: int = 100
+) -> list[ReviewPublic]:
+    """Reviews with `status` (every status when None), oldest first."""
+    query = select(Review, Message).join(Message, col(Message.id) == col(Review.message_id))
+    if status is not None:
+        query = query.where(Review.status == status)
+    rows = session.exec(query.order_by(col(Review.created_at), col(Review.id)).limit(limit)).all()
+    return [ReviewPublic.of(review, message) for review, message in rows]
+
+
+def _pending(session: Session, review_id: int) -> tuple[Review, Message]:
+    review = session.get(Review, review_id)
+    if review is None:
+        raise ReviewNotFound(f"no review {review_id}")
+    if review.status != "pending":
+        raise ReviewConflict(f"review {review_id} is already {review.status}")
+    message = session.get(Message, review.message_id)
+    if message is None or message.state != MessageState.escalated:
+        raise ReviewConflict(f"the message of review {review_id} is no longer escalated")
+    return review, message
+
+
+def _decide(
+    session: Session,
+    *,
+    review: Review,
+    message: Message,
+    updates: dict[str, Any],
+    review_values: dict[str, Any],
+) -> None:
+    """Move the message and the review on together, or raise ReviewConflict."""
+    moved = session.execute(
+        sa.update(Message)
+        .where(
+            col(Message.id) == message.id,
+            col(Message.version) == message.version,
+            col(Message.state) == MessageState.escalated,
+        )
+        .values(**updates, version=message.version + 1, step_attempts=0, updated_at=utcnow())
+    )
+    decided = session.execute(
+        sa.update(Review)
+        .where(col(Review.id) == review.id, col(Review.status) == "pending")
+        .values(**review_values)
+    )
+    if moved.rowcount != 1 or decided.rowcount != 1:  # type: ignore[attr-defined]
+        raise ReviewConflict(f"review {review.id} was decided by someone else meanwhile")
+
+
+def _audit(session: Session, message: Message, action: str, detail: dict[str, Any]) -> None:
+    record(
+        session,
+        message_id=message.id,
+        action=action,
+        actor="human",
+        step=STEP,
+        trace_id=message.trace_id,
+        detail=detail,
+    )
+
+
+def approve(
+    *,
+    review_id: int,
+    policy: Policy,
+    text: str | None = None,
+    override: bool = False,
+    reviewer: str | None = None,
+    now: dt.datetime | None = None,
+) -> Decision:
+    """Send the draft, or `text` in its place, after the blocking output checks pass (or
+    `override`, audited); outside the send window the reply is scheduled.
+
+    Raises:
+        ReviewNotFound: no such review.
+        ReviewConflict: already decided, or the message moved on.
+        NothingToSend: no draft and no text.
+        EditBlocked: the text fails a blocking check and `override` is not set.
+    """
+    now = now or utcnow()
+    with session_scope() as session:
+        review, message = _pending(session, review_id)
+        final = (text if text is not None else review.draft_text or "").strip()
+        if not final:
+            raise NothingToSend(f"review {review_id} has no draft: give the text to send")
+        edited = final != (review.draft_text or "").strip()
+        verdicts = check_draft(
+            final, policy=policy, channel=message.channel, language=message.language
+        )
+        failing = blocked(verdicts)
+        if failing and not override:
+            raise EditBlocked(failing)
+        window, send_at = send_window_verdict(
+            now, contact_timezone=message.contact_timezone, policy=policy
+        )
+        state = MessageState.scheduled if send_at else MessageState.drafted
+        updates: dict[str, Any] = {
+            "reply_text": final,
+            "state": state,
+            "send_at": send_at,
+            "next_step": "deliver",
+        }
+        if edited:
+            updates.update(reply_provider="human", reply_model="human")
+        decided_at = utcnow()
+        _decide(
+            session,
+            review=review,
+            message=message,
+            updates=updates,
+            review_values={
+                "status": "approved",
+                "final_text": final,
+                "reviewer": reviewer,
+                "decided_at": decided_at,
+            },
+        )
+        for verdict in [*verdicts, window]:
+            _audit(session, message, "guardrail", verdict.audit_detail())
+        overridden = [f"{v.check}:{v.reason}" for v in failing]
+        _audit(
+            session,
+            message,
+            "reviewed",
+            {
+                "decision": "approved",
+                "review_id": review_id,
+                "reviewer": reviewer,
+                "edited": edited,
+                "override": override,
+                "overridden": overridden,
+                "chars": len(final),
+            },
+        )
+        if send_at is not None:
+            _audit(session, message, "scheduled", {"send_at": send_at.isoformat()})
+        review.status, review.final_text = "approved", final
+        review.reviewer, review.decided_at = reviewer, decided_at
+        public = ReviewPublic.of(review, message)
+    if send_at is None:
+        _enqueue_deliver(message.id, policy=policy)
+    log.info("review approved", extra={"review_id": review_id, "message_id": message.id})
+    return Decision(
+        review=public,
+        state=state,
+        edited=edited,
+        override=override,
+        send_at=send_at,
+        overridden=overridden,
+    )
+
+
+def reject(*, review_id: int, reason: str | None = None, reviewer: str | None = None) -> Decision:
+    """End the message as `rejected`; nothing is sent.
+
+    Raises:
+        ReviewNotFound: no such review.
+        ReviewConflict: already decided, or the message moved on.
+    """
+    with session_scope() as session:
+        review, message = _pending(session, review_id)
+        decided_at = utcnow()
+        _decide(
+            session,
+            review=review,
+            message=message,
+            updates={"state": MessageState.rejected, "next_step": None},
+            review_values={"status": "rejected", "reviewer": reviewer, "decided_at": decided_at},
+        )
+        _audit(
+            session,
+            message,
+            "reviewed",
+            {"decision": "rejected", "review_id": review_id, "reviewer": reviewer, "note": reason},
+        )
+        review.status, review.reviewer, review.decided_at = "rejected", reviewer, decided_at
+        public = ReviewPublic.of(review, message)
+    log.info("review rejected", extra={"review_id": review_id, "message_id": message.id})
+    return Decision(review=public, state=MessageState.rejected)
+
+
+def _enqueue_deliver(message_id: str, *, policy: Policy) -> None:
+    """Hand the approved message to the deliver queue; if Redis is away the message waits
+    in the database (state drafted, next step deliver) for the reconciler."""
+    try:
+        enqueue("deliver", message_id, tier=None, policy=policy)
+    except (redis.RedisError, OSError) as exc:
+        log.warning(
+            "enqueue failed; left for the reconciler",
+            extra={"message_id": message_id, "error": type(exc).__name__},
+        )
