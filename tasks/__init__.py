@@ -5,8 +5,12 @@ Tasks only call plain functions in `app/` and enqueue what those return.
 
 from celery import Celery
 
+from app.observability.celery_hooks import install_celery_hooks
+
 app = Celery("keel")
 app.config_from_object("celeryconfig")
+# Sentry and JSON logs start in the worker and beat (signals; other importers: no effect).
+install_celery_hooks()
 
 from tasks import maintenance, pipeline  # noqa: E402,F401  (registers the tasks)
 

@@ -6,7 +6,10 @@ import sys
 
 import typer
 
-from app.cli import audit, db, demo, dlq, ingest, parked, providers, simulator, trace
+from app.cli import audit, db, demo, dlq, ingest, parked, providers, report, simulator, trace, train
+from app.cli import eval as eval_cli
+from app.cli import guardrails as guardrails_cli
+from app.cli import review as review_cli
 from app.errors import ConfigError
 
 cli = typer.Typer(
@@ -25,6 +28,11 @@ cli.command("demo")(demo.demo)
 cli.command("simulator")(simulator.simulator)
 cli.command("ingest")(ingest.ingest)
 cli.command("trace")(trace.trace)
+cli.command("report")(report.report)
+cli.command("eval")(eval_cli.eval_)
+cli.command("train")(train.train)
+cli.add_typer(review_cli.group, name="review")
+cli.add_typer(guardrails_cli.group, name="guardrails")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from app.api.models import MessagePublic
 from app.audit import timeline
 from app.cli.output import console, print_json
 from app.db import session_scope
@@ -19,13 +20,19 @@ def _row(event: AuditEvent) -> list[str]:
         tokens = f"{d['gen_ai.usage.input_tokens']}/{d['gen_ai.usage.output_tokens']}"
     verdict = ""
     if event.action == "guardrail":
-        verdict = "pass" if d.get("passed") else f"{d.get('reason')}"
+        verdict = f"{d.get('check')}: " + ("pass" if d.get("passed") else f"{d.get('reason')}")
     elif event.action == "model_call":
         verdict = str(d.get("keel.status", ""))
     elif event.action in ("escalated", "dead_lettered", "no_reply"):
         verdict = str(d.get("reason", ""))
+    elif event.action == "classified":
+        verdict = f"{d.get('intent')} {d.get('confidence')} -> {d.get('decision')}"
+    elif event.action == "failover":
+        verdict = f"{d.get('from')} -> {d.get('to')}"
+    elif event.action in ("sent", "delivery_failed"):
+        verdict = str(d.get("http_status") or d.get("target") or d.get("error") or "")
     return [
-        event.at.strftime("%H:%M:%S.%f")[:-3],
+        event.at.strftime("%m-%d %H:%M:%S.%f")[:-3],
         event.action,
         event.step or "",
         event.actor,
@@ -50,31 +57,13 @@ def trace(
             raise typer.Exit(1)
         events = timeline(session, message_id)
     if as_json:
-        print_json(
-            {
-                "id": message.id,
-                "state": message.state,
-                "intent": message.intent,
-                "language": message.language,
-                "tier": message.tier,
-                "cost_usd": str(message.cost_usd),
-                "timeline": [
-                    {
-                        "at": e.at.isoformat(),
-                        "action": e.action,
-                        "step": e.step,
-                        "actor": e.actor,
-                        "detail": e.detail,
-                    }
-                    for e in events
-                ],
-            }
-        )
+        # The same document as GET /v1/messages/{id}, by construction.
+        print_json(MessagePublic.of(message, events).model_dump(mode="json"))
         return
     console.print(
         f"[bold]{message.id}[/] {message.channel}/{message.external_id} state=[bold]{message.state}"
         f"[/] intent={message.intent} lang={message.language} tier={message.tier} "
-        f"cost=${message.cost_usd:.6f}"
+        f"cost=${message.cost_usd:.6f} trace={message.trace_id}"
     )
     table = Table(show_lines=False)
     for header in (

@@ -132,6 +132,8 @@ class AuditEvent(SQLModel, table=True):
         sa.UniqueConstraint("message_id", "seq", name="uq_audit_events_message_seq"),
         sa.Index("ix_audit_events_at", "at"),
         sa.Index("ix_audit_events_action_at", "action", "at"),
+        sa.Index("ix_audit_events_step_at", "step", "at"),
+        sa.Index("ix_audit_events_trace_id", "trace_id"),
     )
 
     id: int | None = Field(

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from app.audit import Actor, record
 from app.audit.record import forget_chain_heads
 from app.db.models import Message
+from app.observability.sentry import current_trace_id
 from app.pipeline.schemas import MessageIn
 
 
@@ -38,6 +39,10 @@ def accept_message(
             extra=message_in.metadata,
             received_at=message_in.received_at,
         )
+        # One id joins the audit trail, the logs and Sentry when Sentry is on.
+        trace_id = current_trace_id()
+        if trace_id:
+            message.trace_id = trace_id[:32]
         try:
             with session.begin_nested():
                 session.add(message)

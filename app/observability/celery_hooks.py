@@ -1,0 +1,74 @@
+"""Wiring Sentry and JSON logs into the worker and beat through Celery's signals.
+
+`celeryd_init` and `beat_init` start Sentry in those processes only (importing
+`tasks` from the API or a test does nothing); `setup_logging` makes Celery leave the
+root logger to us; `task_prerun`/`task_postrun` bind the task's message id, step and
+task id to its log lines and Sentry scope, and log each step's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sentry_sdk
+from celery import signals
+
+from app.observability.logging import (
+    bind_task_context,
+    set_component,
+    setup_logging,
+    unbind_task_context,
+)
+from app.observability.scrub import is_message_id
+from app.observability.sentry import init_sentry
+
+log = logging.getLogger("keel.tasks")
+_tokens: dict[str, Any] = {}
+
+
+def _on_worker_init(**_: Any) -> None:
+    set_component("worker")
+    init_sentry("worker")
+
+
+def _on_beat_init(sender: Any = None, **_: Any) -> None:
+    set_component("beat")
+    schedule = dict(sender.app.conf.beat_schedule or {}) if sender is not None else {}
+    init_sentry("beat", beat_schedule=schedule)
+
+
+def _on_setup_logging(loglevel: int | None = None, **_: Any) -> None:
+    setup_logging(None, loglevel or logging.INFO)
+
+
+def _on_task_prerun(
+    task_id: str | None = None, task: Any = None, args: Any = None, **_: Any
+) -> None:
+    name = str(getattr(task, "name", "") or "")
+    message_id = args[0] if args and is_message_id(args[0]) else ""
+    step = name.removeprefix("keel.")
+    if task_id:
+        _tokens[task_id] = bind_task_context(message_id=message_id, step=step, task_id=task_id)
+    if message_id:
+        sentry_sdk.set_tag("message_id", message_id)
+    sentry_sdk.set_tag("step", step)
+
+
+def _on_task_postrun(
+    task_id: str | None = None, task: Any = None, retval: Any = None, state: Any = None, **_: Any
+) -> None:
+    if task_id is None or task_id not in _tokens:
+        return
+    outcome = retval if state == "SUCCESS" and isinstance(retval, str) else str(state).lower()
+    log.info("task finished", extra={"outcome": outcome})
+    unbind_task_context(_tokens.pop(task_id))
+
+
+def install_celery_hooks() -> None:
+    """Connect the handlers (strongly: they are module functions)."""
+    signals.celeryd_init.connect(_on_worker_init, weak=False)
+    signals.beat_init.connect(_on_beat_init, weak=False)
+    signals.setup_logging.connect(_on_setup_logging, weak=False)
+    signals.task_prerun.connect(_on_task_prerun, weak=False)
+    signals.task_postrun.connect(_on_task_postrun, weak=False)
