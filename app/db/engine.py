@@ -34,7 +34,7 @@ def get_engine(url: str | None = None) -> sa.Engine:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = sa.create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_recycle=300
+                url, pool_pre_ping=True, pool_size=10, max_overflow=40, pool_recycle=300
             )
         _engines[key] = engine
     return engine

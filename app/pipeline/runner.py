@@ -136,8 +136,13 @@ def _deliver(message: Message, *, now: dt.datetime) -> Change | None:
     else:
         status = 0
         log.info("delivered to log channel", extra={"message_id": message.id})
-    _note_delivery(message, status="sent", http_status=status)
+    delivery.attempts += 1
+    delivery.status = "sent"
+    delivery.last_error = None
+    delivery.last_status_code = status or None
+    delivery.delivered_at = utcnow()
     return Change(
+        rows=[delivery],  # the delivery's outcome commits with the message's new state
         next_step=None,
         updates={"state": MessageState.sent, "send_at": None},
         events=[
@@ -147,7 +152,7 @@ def _deliver(message: Message, *, now: dt.datetime) -> Change | None:
                     "target": delivery.target,
                     "idempotency_key": delivery.idempotency_key,
                     "http_status": status or None,
-                    "attempts": delivery.attempts + 1,
+                    "attempts": delivery.attempts,
                 },
             )
         ],

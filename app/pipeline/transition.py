@@ -105,5 +105,8 @@ def commit_change(
             detail=detail,
         )
     for row in change.rows:
-        session.add(row)
+        if getattr(row, "id", None) is None:
+            session.add(row)  # new, e.g. a review
+        else:
+            session.merge(row)  # loaded elsewhere, e.g. the delivery being marked sent
     session.flush()
