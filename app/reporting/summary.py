@@ -13,14 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.db.models import AuditEvent, DeadLetter, Message
 from app.policy import Policy
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+from app.reporting.stats import percentile
 
 
 @dataclass

@@ -1,0 +1,148 @@
+"""`keel report`: counts, cost against the all-flagship counterfactual, and latency.
+
+Counts come from GROUP BY queries over messages and audit events; cost and tokens are
+summed per model in SQL, and the counterfactual prices the same token counts at the
+flagship tier's first model (whatever model a call really used), so the savings say
+what tiering saved. Latency percentiles are streamed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col
+
+from app.db.models import Message
+from app.policy import Policy
+from app.reporting.latency import Latency, model_call_latency_ms, step_latency_s
+from app.reporting.queries import (
+    CallGroup,
+    action_counts,
+    detail_counts,
+    message_counts,
+    model_call_groups,
+)
+
+# A send-window verdict that fails defers the reply (scheduled); it blocks nothing.
+NOT_A_BLOCK = frozenset({"send_window"})
+
+
+@dataclass
+class Report:
+    since: dt.datetime | None
+    messages: int = 0
+    by_state: dict[str, int] = field(default_factory=dict)
+    by_tier: dict[str, int] = field(default_factory=dict)
+    by_intent: dict[str, int] = field(default_factory=dict)
+    by_language: dict[str, int] = field(default_factory=dict)
+    classified_by: dict[str, int] = field(default_factory=dict)
+    calls_by_provider: dict[str, int] = field(default_factory=dict)
+    calls: list[CallGroup] = field(default_factory=list)
+    actions: dict[str, int] = field(default_factory=dict)
+    escalations: dict[str, int] = field(default_factory=dict)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    guardrail_hits: dict[str, int] = field(default_factory=dict)
+    failovers: dict[str, int] = field(default_factory=dict)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    flagship_model: str = ""
+    flagship_cost_usd: Decimal = Decimal(0)
+    model_latency_ms: dict[str, Latency] = field(default_factory=dict)
+    step_latency_s: dict[str, Latency] = field(default_factory=dict)
+
+    @property
+    def savings_usd(self) -> Decimal:
+        return self.flagship_cost_usd - self.cost_usd
+
+    @property
+    def savings_ratio(self) -> float | None:
+        if self.flagship_cost_usd <= 0:
+            return None
+        return float(self.savings_usd / self.flagship_cost_usd)
+
+    @property
+    def failover_total(self) -> int:
+        return sum(self.failovers.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "messages": self.messages,
+            "by_state": self.by_state,
+            "by_tier": self.by_tier,
+            "by_intent": self.by_intent,
+            "by_language": self.by_language,
+            "classified_by": self.classified_by,
+            "calls_by_provider": self.calls_by_provider,
+            "model_calls": [{**c.__dict__, "cost_usd": str(c.cost_usd)} for c in self.calls],
+            "actions": self.actions,
+            "escalations": self.escalations,
+            "dead_letters": self.dead_letters,
+            "guardrail_hits": self.guardrail_hits,
+            "failovers": self.failover_total,
+            "failover_routes": self.failovers,
+            "parked": self.actions.get("parked", 0),
+            "unparked": self.actions.get("unparked", 0),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": str(self.cost_usd),
+            "flagship_model": self.flagship_model,
+            "flagship_cost_usd": str(self.flagship_cost_usd),
+            "savings_usd": str(self.savings_usd),
+            "savings_ratio": self.savings_ratio,
+            "latency_ms_by_task": {k: v.as_dict() for k, v in self.model_latency_ms.items()},
+            "latency_s_by_step": {k: v.as_dict() for k, v in self.step_latency_s.items()},
+        }
+
+
+def _flat(counts: dict[tuple[str | None, ...], int], sep: str = ":") -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for key, n in counts.items():
+        out[sep.join(str(k) for k in key)] += n
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def flagship_cost(policy: Policy, input_tokens: int, output_tokens: int) -> Decimal:
+    """What these tokens cost at the flagship tier's first model."""
+    return policy.price_of(policy.tiers["flagship"].chain[0]).cost_usd(input_tokens, output_tokens)
+
+
+def build_report(session: Session, *, policy: Policy, since: dt.datetime | None = None) -> Report:
+    """Every figure of `keel report`, over messages created and events recorded since `since`."""
+    r = Report(since=since)
+    r.by_state = message_counts(session, col(Message.state), since)
+    r.messages = sum(r.by_state.values())
+    r.by_tier = message_counts(session, col(Message.tier), since)
+    r.by_intent = message_counts(session, col(Message.intent), since)
+    r.by_language = message_counts(session, col(Message.language), since)
+    r.actions = action_counts(session, since)
+    r.classified_by = _flat(detail_counts(session, "classified", ("tier",), since))
+    r.escalations = _flat(detail_counts(session, "escalated", ("reason",), since))
+    r.dead_letters = _flat(detail_counts(session, "dead_lettered", ("reason",), since))
+    r.failovers = _flat(detail_counts(session, "failover", ("from", "to"), since), sep=" -> ")
+    hits = detail_counts(session, "guardrail", ("check", "reason", "passed"), since)
+    r.guardrail_hits = _flat(
+        {
+            (check, reason): n
+            for (check, reason, passed), n in hits.items()
+            if passed in ("false", "0") and check not in NOT_A_BLOCK
+        }
+    )
+    r.calls = model_call_groups(session, since)
+    providers: Counter[str] = Counter()
+    for c in r.calls:
+        providers[c.provider] += c.calls
+        r.input_tokens += c.input_tokens
+        r.output_tokens += c.output_tokens
+        r.cost_usd += c.cost_usd
+    r.calls_by_provider = dict(providers)
+    r.flagship_model = policy.tiers["flagship"].chain[0].key
+    r.flagship_cost_usd = flagship_cost(policy, r.input_tokens, r.output_tokens)
+    r.model_latency_ms = model_call_latency_ms(session, since)
+    r.step_latency_s = step_latency_s(session, since)
+    return r

@@ -1,0 +1,123 @@
+"""The classify step with a local model configured: sure answers skip the LLM call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.audit import timeline
+from app.config import reset_settings
+from app.db import session_scope
+from app.errors import ConfigError
+from app.evaluation import read_labeled
+from app.localtier import cached_model, save_model
+from app.localtier.train import train_model
+from app.pipeline.runner import execute
+from app.policy import BUNDLED_POLICY_PATH, load_policy
+from tests.helpers import always_open_policy
+from tests.localtier.conftest import BANKING
+from tests.pipeline.test_steps import actions, load, new_message, sim_calls
+
+INBOX = BUNDLED_POLICY_PATH.parents[1] / "demo" / "data" / "inbox.jsonl"
+PolicyWith = Callable[[Path, float], str]
+
+
+@pytest.fixture(scope="module")
+def inbox_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on the demo inbox, whose labels are the policy's intents."""
+    examples = read_labeled(INBOX)
+    model = train_model([e.text for e in examples], [e.label for e in examples])
+    path = tmp_path_factory.mktemp("models") / "inbox.joblib"
+    save_model(model, path)
+    return path
+
+
+@pytest.fixture
+def policy_with(
+    monkeypatch: pytest.MonkeyPatch, keel_env: dict[str, str], tmp_path: Path
+) -> PolicyWith:
+    """Point KEEL_POLICY at the open-window policy with a local model configured."""
+
+    def write(model: Path, min_confidence: float) -> str:
+        path = always_open_policy(
+            tmp_path,
+            **{
+                "[routing]\n": (
+                    f'[routing]\nlocal_model = "{model}"\nlocal_min_confidence = {min_confidence}\n'
+                )
+            },
+        )
+        monkeypatch.setenv("KEEL_POLICY", path)
+        reset_settings()
+        return path
+
+    return write
+
+
+def _classified_detail(message_id: str) -> dict[str, object]:
+    with session_scope() as session:
+        events = [e for e in timeline(session, message_id) if e.action == "classified"]
+    assert len(events) == 1
+    return events[0].detail
+
+
+def test_a_sure_local_answer_skips_the_model_call_and_is_audited_as_tier_local(
+    simulator: str, policy_with: PolicyWith, inbox_model_path: Path
+) -> None:
+    # Given a local model whose every answer counts as sure
+    policy_with(inbox_model_path, 0.0)
+    text = "Hola, ¿cuánto cuesta el curso intensivo de inglés?"
+    mid = new_message(text)
+    # When the message is classified
+    assert execute("ingest", mid).kind == "advanced"
+    assert execute("classify", mid).kind in ("advanced", "escalated")
+    # Then no model was called, and the audit says the local tier answered for nothing
+    assert sim_calls(simulator, "classify") == 0
+    assert "model_call" not in actions(mid) and "classified" in actions(mid)
+    detail = _classified_detail(mid)
+    expected, confidence = cached_model(inbox_model_path).predict(text)
+    assert detail["tier"] == "local" and detail["provider"] == "local"
+    assert detail["model"] == "inbox.joblib" and detail["cost_usd"] == "0"
+    assert detail["intent"] == expected and detail["confidence"] == pytest.approx(confidence)
+    message = load(mid)
+    assert message.intent == expected and message.language == "es"
+    assert message.cost_usd == 0
+
+
+def test_an_unsure_local_answer_falls_through_to_the_fast_tier(
+    simulator: str, policy_with: PolicyWith, inbox_model_path: Path
+) -> None:
+    policy_with(inbox_model_path, 1.0)
+    mid = new_message()
+    execute("ingest", mid)
+    execute("classify", mid)
+    assert sim_calls(simulator, "classify") == 1
+    assert "model_call" in actions(mid)
+    detail = _classified_detail(mid)
+    assert detail["tier"] == "fast" and detail["provider"] == "anthropic"
+    assert load(mid).cost_usd > 0
+
+
+def test_a_local_label_that_is_not_a_policy_intent_falls_through(
+    simulator: str, policy_with: PolicyWith, tmp_path: Path
+) -> None:
+    # Given a model trained on bank intents, none of which the school's policy knows
+    examples = read_labeled(BANKING)
+    model = train_model([e.text for e in examples], [e.label for e in examples])
+    save_model(model, tmp_path / "bank.joblib")
+    policy_with(tmp_path / "bank.joblib", 0.0)
+    mid = new_message()
+    execute("ingest", mid)
+    execute("classify", mid)
+    assert sim_calls(simulator, "classify") == 1
+    assert _classified_detail(mid)["tier"] == "fast"
+
+
+def test_a_policy_naming_a_missing_model_file_fails_at_load(tmp_path: Path) -> None:
+    path = always_open_policy(
+        tmp_path, **{"[routing]\n": f'[routing]\nlocal_model = "{tmp_path / "nope.joblib"}"\n'}
+    )
+    with pytest.raises(ConfigError, match="local_model"):
+        load_policy(path)
