@@ -21,6 +21,7 @@ from app.deadletter import Reason, dead_letter
 from app.pipeline.enqueue import enqueue_many
 from app.policy import Policy, TierName
 from app.providers.chain import probe_tier
+from app.routing import budget
 from app.state import get_redis, keys
 
 # The state a message returns to when it leaves the parking lot, by its next step.
@@ -167,6 +168,8 @@ def drain(*, policy: Policy, interval_s: float, now: dt.datetime | None = None) 
     result = DrainResult(expired=expire_parked(policy=policy, now=now))
     per_tick = max(1, math.floor(policy.retries.drain_rate_per_s * interval_s))
     for tier in parked_tiers():
+        if tier == "flagship" and policy.routing.over_budget == "park" and budget.exhausted(policy):
+            continue  # parked for the budget: tomorrow's counter starts at zero
         up, answered = tier_available(policy=policy, tier=cast(TierName, tier))
         result.probed[tier] = answered
         if not up:

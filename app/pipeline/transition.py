@@ -40,7 +40,18 @@ def audit_attempts(
     """One `model_call` event per attempt that called a model, and a `failover` event each
     time a failed or skipped model handed the call to one that was then called."""
     for i, attempt in enumerate(attempts):
-        if attempt.status != "breaker_open":  # skipped, not called: no model_call
+        if attempt.status == "over_budget":
+            record(
+                session,
+                message_id=message.id,
+                action="budget",
+                actor=actor,
+                step=step,
+                trace_id=message.trace_id,
+                detail={"tier": attempt.tier, "model": f"{attempt.provider}:{attempt.model}"}
+                | attempt.extra,
+            )
+        elif attempt.status != "breaker_open":  # skipped, not called: no model_call
             record(
                 session,
                 message_id=message.id,

@@ -20,6 +20,7 @@ from app.policy import Policy, TierName
 from app.providers.base import Attempt
 from app.providers.health import breaker_for, report_config_error, report_transition
 from app.providers.registry import get_client
+from app.routing import budget
 
 T = TypeVar("T")
 
@@ -58,6 +59,10 @@ class TierCallFailed(AllProvidersFailed):
     @property
     def all_config(self) -> bool:
         return bool(self.attempts) and all(a.status == "config_error" for a in self.attempts)
+
+    @property
+    def over_budget(self) -> bool:
+        return any(a.status == "over_budget" for a in self.attempts)
 
     @property
     def any_config(self) -> bool:
@@ -102,11 +107,14 @@ def call_tier(
     Raises:
         TierCallFailed: every model failed or was skipped by its breaker; `attempts` says how.
     """
-    tiers = (tier, *neighbours(policy, tier)) if borrow else (tier,)
+    tiers = [tier, *neighbours(policy, tier)] if borrow else [tier]
     attempts: list[Attempt] = []
     retry_after: float | None = None
     last_error: ProviderError | None = None
-    for current in tiers:
+    index = 0
+    while index < len(tiers):
+        current = tiers[index]
+        index += 1
         try:
             return _call_chain(
                 policy=policy,
@@ -124,6 +132,11 @@ def call_tier(
                 retry_after = hint if retry_after is None else min(retry_after, hint)
             if exc.all_rejected:
                 break
+            if exc.over_budget:
+                if policy.routing.over_budget == "park":
+                    break  # flagship work waits for tomorrow's budget, never a cheaper tier
+                if "standard" not in tiers[index:]:
+                    tiers.insert(index, "standard")
     raise TierCallFailed(
         f"every model of tier {tier} failed for {task}",
         attempts=attempts,
@@ -158,6 +171,16 @@ def _call_chain(
         if not allowed:
             attempt.status = "breaker_open"
             continue
+        try:
+            reserved = budget.reserve(policy, tier=tier, ref=ref, prompt=prompt)
+        except budget.OverBudget:
+            attempt.status = "over_budget"
+            attempt.extra = {
+                "decision": policy.routing.over_budget,
+                "spent_usd": str(budget.spent_usd()),
+                "budget_usd": str(policy.routing.daily_budget_usd),
+            }
+            break  # every flagship model shares the one budget
         started = time.perf_counter()
         try:
             completion = get_client(ref.provider).complete(
@@ -193,8 +216,10 @@ def _call_chain(
                 report_config_error(exc)
             if attempt.status != "rejected":
                 report_transition(breaker.record(ok=False, latency_s=attempt.latency_ms / 1000))
+            budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)
             continue
         attempt.latency_ms = (time.perf_counter() - started) * 1000
+        budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)
         report_transition(breaker.record(ok=True, latency_s=attempt.latency_ms / 1000))
         return TierResult(
             value=value,

@@ -45,6 +45,10 @@ class Keys:
     def probe_lock(self, tier: str) -> str:
         return self._k("probe_lock", tier)
 
+    def spend(self, day: str) -> str:
+        """Micro-dollars spent on model calls on one UTC day."""
+        return self._k("spend", day)
+
     def drain_lock(self) -> str:
         return self._k("drain_lock")
 
