@@ -191,6 +191,8 @@ def classify(text: str) -> tuple[str, str, float]:
         return top, language, (82 + jitter % 16) / 100
     if best >= 2:
         return top, language, (66 + jitter % 13) / 100
+    if runner_up == 0:  # one clear signal and nothing pulling elsewhere
+        return top, language, (72 + jitter % 16) / 100
     return top, language, (60 + jitter % 13) / 100
 
 
