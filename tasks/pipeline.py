@@ -18,21 +18,28 @@ DB_MAX_RETRIES = 30
 
 def run_step(task: Task, step: str, message_id: str) -> str:
     """Execute the step; enqueue the next one, or retry this one after a short backoff.
-    A message whose task keeps killing its worker is dead-lettered `poison`."""
+
+    A message whose task keeps killing its worker, or keeps raising an error Keel has no
+    rule for (a bug: it reaches Sentry), is dead-lettered `poison` after the policy's
+    limit instead of looping through the reconciler forever."""
     policy = current_policy()
     started = crashes.begin(message_id, step)
     if started > policy.retries.poison_after_crashes:
         crashes.clear(message_id, step)
         return give_up_poison(step, message_id, crashes=started).kind
+    finished = False
     try:
         outcome = execute(step, message_id)
+        finished = True
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         # The database is away: try again shortly; the message is still at this step.
+        finished = True
         raise task.retry(
             exc=exc, countdown=DB_RETRY_COUNTDOWN_S, max_retries=DB_MAX_RETRIES
         ) from exc
     finally:
-        crashes.end(message_id, step)
+        if finished:  # anything else stays counted, like a worker that died
+            crashes.end(message_id, step)
     if outcome.kind == "advanced" and outcome.next_step:
         enqueue(outcome.next_step, message_id, tier=outcome.tier, policy=policy)
     elif outcome.kind == "retry":

@@ -255,3 +255,25 @@ def test_credentials_refused_by_every_model_dead_letter_config_error_without_a_r
     with session_scope() as session:
         dead = session.exec(select(DeadLetter).where(DeadLetter.message_id == mid)).one()
     assert dead.reason == "config_error"
+
+
+def test_a_step_that_keeps_raising_an_unforeseen_error_ends_as_poison_not_a_loop(
+    simulator: str, open_window_policy: str, monkeypatch: Any
+) -> None:
+    from app.config import reset_settings
+    from tasks.pipeline import deliver
+
+    mid = new_message(external_id="wa-bug")
+    for step in ("ingest", "classify", "draft", "check"):
+        assert execute(step, mid).kind == "advanced"
+    monkeypatch.setenv("KEEL_WEBHOOK_URL", "http://127.0.0.1:notaport/hook")  # httpx can't
+    reset_settings()
+    limit = current_policy().retries.poison_after_crashes
+    for _ in range(limit):
+        result = deliver.apply(args=[mid])
+        assert result.failed()  # the error propagates: Celery and Sentry see it
+    assert load(mid).state == "drafted"
+    assert deliver.apply(args=[mid]).get() == "dead"
+    with session_scope() as session:
+        dead = session.exec(select(DeadLetter).where(DeadLetter.message_id == mid)).one()
+    assert dead.reason == "poison" and dead.step == "deliver"
