@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import anthropic
 
-from app.errors import MalformedResponse, ProviderUnavailable
+from app.errors import MalformedResponse
 from app.pipeline.prompts import Prompt
 from app.providers.base import Completion
-from app.providers.errors_map import translate_status
+from app.providers.errors_map import sdk_errors
 
 
 class AnthropicClient:
@@ -24,7 +24,7 @@ class AnthropicClient:
     def complete(
         self, *, model: str, prompt: Prompt, headers: dict[str, str], timeout_s: float
     ) -> Completion:
-        try:
+        with sdk_errors(anthropic, provider=self.name, model=model):
             response = self._sdk.messages.create(
                 model=model,
                 max_tokens=prompt.max_tokens,
@@ -33,31 +33,6 @@ class AnthropicClient:
                 extra_headers=headers,
                 timeout=timeout_s,
             )
-        except anthropic.APITimeoutError as exc:
-            raise ProviderUnavailable(
-                f"anthropic {model} timed out", provider=self.name, model=model
-            ) from exc
-        except anthropic.APIConnectionError as exc:
-            raise ProviderUnavailable(
-                f"anthropic {model} connection failed", provider=self.name, model=model
-            ) from exc
-        except anthropic.APIResponseValidationError as exc:
-            raise MalformedResponse(
-                f"anthropic {model} sent an unreadable body", provider=self.name, model=model
-            ) from exc
-        except anthropic.APIStatusError as exc:
-            raise translate_status(
-                provider=self.name,
-                model=model,
-                status=exc.status_code,
-                body_text=exc.response.text,
-                request_id=exc.request_id,
-                retry_after=exc.response.headers.get("retry-after"),
-            ) from exc
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise MalformedResponse(
-                f"anthropic {model} sent an unreadable body", provider=self.name, model=model
-            ) from exc
         texts = [b.text for b in getattr(response, "content", None) or [] if b.type == "text"]
         usage = getattr(response, "usage", None)
         if not texts or usage is None:

@@ -1,8 +1,18 @@
-"""The one table translating an SDK status error into Keel's error tree."""
+"""The one table translating the SDKs' errors into Keel's error tree.
+
+Both official SDKs share their exception names (`APITimeoutError`,
+`APIConnectionError`, `APIResponseValidationError`, `APIStatusError`), so one
+translator serves both adapters.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
 from app.errors import (
+    MalformedResponse,
     ProviderConfigError,
     ProviderError,
     ProviderRejected,
@@ -50,3 +60,36 @@ def translate_status(
     else:
         kind = ProviderRejected
     return kind(message, provider=provider, model=model, status=status, request_id=request_id)
+
+
+@contextmanager
+def sdk_errors(sdk: ModuleType, *, provider: str, model: str) -> Iterator[None]:
+    """Raise Keel's error for whatever the SDK raises inside the block.
+
+    Raises:
+        ProviderUnavailable, ProviderRejected, ProviderConfigError, MalformedResponse.
+    """
+    try:
+        yield
+    except sdk.APITimeoutError as exc:
+        raise ProviderUnavailable(
+            f"{provider} {model} timed out", provider=provider, model=model
+        ) from exc
+    except sdk.APIConnectionError as exc:
+        raise ProviderUnavailable(
+            f"{provider} {model} connection failed", provider=provider, model=model
+        ) from exc
+    except sdk.APIStatusError as exc:
+        raise translate_status(
+            provider=provider,
+            model=model,
+            status=exc.status_code,
+            body_text=exc.response.text,
+            request_id=exc.request_id,
+            retry_after=exc.response.headers.get("retry-after"),
+        ) from exc
+    except (sdk.APIResponseValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # A 2xx body the SDK cannot read (truncated JSON raises a bare JSONDecodeError).
+        raise MalformedResponse(
+            f"{provider} {model} sent an unreadable body", provider=provider, model=model
+        ) from exc

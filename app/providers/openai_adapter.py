@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import openai
 
-from app.errors import MalformedResponse, ProviderUnavailable
+from app.errors import MalformedResponse
 from app.pipeline.prompts import Prompt
 from app.providers.base import Completion
-from app.providers.errors_map import translate_status
+from app.providers.errors_map import sdk_errors
 
 
 class OpenAIClient:
@@ -24,7 +24,7 @@ class OpenAIClient:
     def complete(
         self, *, model: str, prompt: Prompt, headers: dict[str, str], timeout_s: float
     ) -> Completion:
-        try:
+        with sdk_errors(openai, provider=self.name, model=model):
             response = self._sdk.chat.completions.create(
                 model=model,
                 max_completion_tokens=prompt.max_tokens,
@@ -35,31 +35,6 @@ class OpenAIClient:
                 extra_headers=headers,
                 timeout=timeout_s,
             )
-        except openai.APITimeoutError as exc:
-            raise ProviderUnavailable(
-                f"openai {model} timed out", provider=self.name, model=model
-            ) from exc
-        except openai.APIConnectionError as exc:
-            raise ProviderUnavailable(
-                f"openai {model} connection failed", provider=self.name, model=model
-            ) from exc
-        except openai.APIResponseValidationError as exc:
-            raise MalformedResponse(
-                f"openai {model} sent an unreadable body", provider=self.name, model=model
-            ) from exc
-        except openai.APIStatusError as exc:
-            raise translate_status(
-                provider=self.name,
-                model=model,
-                status=exc.status_code,
-                body_text=exc.response.text,
-                request_id=exc.request_id,
-                retry_after=exc.response.headers.get("retry-after"),
-            ) from exc
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise MalformedResponse(
-                f"openai {model} sent an unreadable body", provider=self.name, model=model
-            ) from exc
         choices = getattr(response, "choices", None) or []
         usage = getattr(response, "usage", None)
         content = choices[0].message.content if choices and choices[0].message else None
