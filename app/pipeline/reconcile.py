@@ -1,23 +1,51 @@
 """The reconciler: the database, not Redis, says what is still to do. Messages in a
-working state with no progress for `stalled_after_s` and no live queue marker are
-enqueued again at their step, so a Redis that lost its queues, or a worker killed while
-holding a task, loses no work. Re-running a step is harmless: steps are idempotent."""
+working state with no progress for `stalled_after_s` are enqueued again at their step
+unless they are really waiting on a queue, so a Redis that lost its queues, or a worker
+killed while holding a task (fetched, started or not), loses no work. Re-running a step
+is harmless: steps are idempotent.
+
+"Really waiting" is a queue marker set at enqueue *and* the id still on a queue list: a
+task a worker fetched leaves the list, and if that worker died it would otherwise sit in
+kombu's unacked hash until the visibility timeout, an hour later."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
+import redis
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.audit import record
 from app.db import session_scope
 from app.db.models import Message, MessageState, utcnow
-from app.pipeline.enqueue import enqueue_many
+from app.pipeline.enqueue import ALL_QUEUES, enqueue_many
 from app.policy import Policy
-from app.state import get_redis, keys
+from app.state import Keys, get_redis, keys
 
 WORKING_STATES = (MessageState.received, MessageState.classified, MessageState.drafted)
+# Past this many waiting tasks, a stalled message with a marker is taken to be in the
+# backlog rather than reading every queue entry.
+MAX_QUEUE_SCAN = 50_000
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def ids_on_queues(client: redis.Redis, k: Keys) -> set[str] | None:
+    """Every id-shaped string in the waiting entries of Keel's queues (task arguments
+    travel in plain text in the envelope's `argsrepr`), or None past MAX_QUEUE_SCAN."""
+    names = [k.queue(q) for q in ALL_QUEUES]
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(name)
+    if sum(int(n) for n in pipe.execute()) > MAX_QUEUE_SCAN:
+        return None
+    found: set[str] = set()
+    for name in names:
+        entries: list[bytes] = client.lrange(name, 0, -1)  # type: ignore[assignment]
+        for raw in entries:
+            found.update(m.decode() for m in _UUID.findall(raw))
+    return found
 
 
 def reconcile(*, policy: Policy, now: dt.datetime | None = None, limit: int = 2000) -> int:
@@ -41,10 +69,11 @@ def reconcile(*, policy: Policy, now: dt.datetime | None = None, limit: int = 20
     pipe = r.pipeline(transaction=False)
     for message in stalled:
         pipe.exists(k.queued_marker(message.id))
-    queued = pipe.execute()
+    markers = pipe.execute()
+    waiting = ids_on_queues(r, k) if any(markers) else set()
     batch: list[tuple[str, str, str | None]] = []
-    for message, marker in zip(stalled, queued, strict=True):
-        if marker:
+    for message, marker in zip(stalled, markers, strict=True):
+        if marker and (waiting is None or message.id in waiting):
             continue
         with session_scope() as session:
             moved = session.execute(

@@ -29,7 +29,7 @@ from app.pipeline import steps
 from app.pipeline.parking import park
 from app.pipeline.transition import Change, StaleMessage, audit_attempts, commit_change
 from app.policy import Policy, load_policy
-from app.providers import TierCallFailed
+from app.providers import Attempt, TierCallFailed
 
 log = logging.getLogger("keel.pipeline")
 
@@ -74,6 +74,7 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
         return Outcome("missing")
     if message.next_step != step or MessageState(message.state).is_terminal:
         return Outcome("skipped")
+    change: Change | None = None
     try:
         change = _work(step, message, policy=policy, now=now or utcnow())
         if change is None:
@@ -81,6 +82,10 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
         with session_scope() as session:
             commit_change(session, message=message, step=step, change=change)
     except StaleMessage:
+        # Another run moved the message on first; the calls this run paid for are still
+        # part of the record.
+        if change is not None:
+            _audit_spent_attempts(step, message, change.attempts)
         return Outcome("skipped")
     except TierCallFailed as exc:
         return _on_model_failure(step, message, exc, policy=policy)
@@ -199,21 +204,29 @@ def _note_delivery(
         session.add(delivery)
 
 
-def _on_model_failure(
-    step: str, message: Message, exc: TierCallFailed, *, policy: Policy
-) -> Outcome:
+def _audit_spent_attempts(step: str, message: Message, attempts: list[Attempt]) -> None:
+    """Audit model calls whose step did not commit, and add what they cost."""
+    if not attempts:
+        return
     with session_scope() as session:
-        fresh = _load(session, message.id)
-        if fresh is None or fresh.version != message.version:
-            return Outcome("skipped")
-        audit_attempts(session, message=fresh, step=step, attempts=exc.attempts, actor="worker")
-        cost = sum((a.cost_usd for a in exc.attempts), Decimal(0))
+        audit_attempts(session, message=message, step=step, attempts=attempts, actor="worker")
+        cost = sum((a.cost_usd for a in attempts), Decimal(0))
         if cost:
             session.execute(
                 sa.update(Message)
                 .where(col(Message.id) == message.id)
                 .values(cost_usd=Message.cost_usd + cost)
             )
+
+
+def _on_model_failure(
+    step: str, message: Message, exc: TierCallFailed, *, policy: Policy
+) -> Outcome:
+    _audit_spent_attempts(step, message, exc.attempts)
+    with session_scope() as session:
+        fresh = _load(session, message.id)
+        if fresh is None or fresh.version != message.version:
+            return Outcome("skipped")
     if exc.all_rejected:
         return _give_up(step, message, Reason.provider_rejected, str(exc.last_error or exc))
     if exc.all_config:

@@ -4,6 +4,7 @@ lost queue entries; poison messages are dead-lettered; breakers open and close."
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import httpx
@@ -277,3 +278,44 @@ def test_a_step_that_keeps_raising_an_unforeseen_error_ends_as_poison_not_a_loop
     with session_scope() as session:
         dead = session.exec(select(DeadLetter).where(DeadLetter.message_id == mid)).one()
     assert dead.reason == "poison" and dead.step == "deliver"
+
+
+def test_a_task_fetched_by_a_worker_that_died_is_reconciled_despite_its_marker(
+    keel_env: dict[str, str], open_window_policy: str
+) -> None:
+    policy = current_policy()
+    fetched = new_message(external_id="wa-fetched")
+    waiting = new_message(external_id="wa-waiting")
+    enqueue_many([("ingest", fetched, None), ("ingest", waiting, None)], policy=policy)
+    # A worker takes the first task off the list (it now sits unacked) and dies.
+    get_redis().rpop(f"{keel_env['KEEL_NAMESPACE']}:keel.ingest")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=policy.retries.stalled_after_s + 1)
+    with session_scope() as session:
+        session.execute(sa.update(Message).values(updated_at=old))
+    assert reconcile(policy=policy) == 1
+    assert actions(fetched)[-1] == "reconciled"
+    assert "reconciled" not in actions(waiting)
+
+
+def test_model_calls_of_a_run_that_lost_the_race_are_still_audited(
+    simulator: str, open_window_policy: str
+) -> None:
+    import threading
+
+    httpx.post(
+        f"{simulator}/_sim/rules", json={"when": {"task": "classify"}, "latency_ms": 1500}
+    ).raise_for_status()
+    mid = new_message(external_id="wa-race")
+    execute("ingest", mid)
+    outcome: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: outcome.update(o=execute("classify", mid)))
+    runner.start()
+    time.sleep(0.5)  # the call is in flight; another worker commits first
+    with session_scope() as session:
+        session.execute(
+            sa.update(Message).where(col(Message.id) == mid).values(version=Message.version + 1)
+        )
+    runner.join(10)
+    assert outcome["o"].kind == "skipped"
+    assert actions(mid).count("model_call") == 1
+    assert load(mid).cost_usd > 0
