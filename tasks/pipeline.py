@@ -27,21 +27,19 @@ def run_step(task: Task, step: str, message_id: str) -> str:
     if started > policy.retries.poison_after_crashes:
         crashes.clear(message_id, step)
         return give_up_poison(step, message_id, crashes=started).kind
-    finished = False
     try:
         outcome = execute(step, message_id)
-        finished = True
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         # The database is away: try again shortly; the message is still at this step.
-        finished = True
+        crashes.end(message_id, step)
         raise task.retry(
             exc=exc, countdown=DB_RETRY_COUNTDOWN_S, max_retries=DB_MAX_RETRIES
         ) from exc
-    finally:
-        if finished:  # anything else stays counted, like a worker that died
-            crashes.end(message_id, step)
-    if outcome.kind == "advanced" and outcome.next_step:
-        enqueue(outcome.next_step, message_id, tier=outcome.tier, policy=policy)
+    # Any other exception leaves the start counted, like a worker that died.
+    advance = outcome.next_step if outcome.kind == "advanced" else None
+    crashes.end(message_id, step, mark_queued=advance is not None)
+    if advance:
+        enqueue(advance, message_id, tier=outcome.tier, policy=policy, marked=True)
     elif outcome.kind == "retry":
         raise task.retry(countdown=outcome.retry_in_s, max_retries=None)
     return outcome.kind

@@ -5,6 +5,14 @@ commit together), reading a message's timeline, and verifying the hash chains.
 """
 
 from app.audit.chain import event_hash, verify_chain
-from app.audit.record import Actor, record, timeline
+from app.audit.record import Actor, event_row, record, timeline, write_rows
 
-__all__ = ["Actor", "event_hash", "record", "timeline", "verify_chain"]
+__all__ = [
+    "Actor",
+    "event_hash",
+    "event_row",
+    "record",
+    "timeline",
+    "verify_chain",
+    "write_rows",
+]

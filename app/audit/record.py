@@ -12,6 +12,97 @@ from app.db.models import AuditEvent, utcnow
 
 Actor = Literal["api", "worker", "beat", "cli", "human"]
 CHAIN_HEADS = "keel.audit.chain_heads"
+_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+
+def event_row(
+    session: Session,
+    *,
+    message_id: str | None,
+    action: str,
+    actor: Actor,
+    step: str | None = None,
+    trace_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One event as a row, chained to the message's last one; nothing is written yet.
+
+    The chain's head is read once per transaction and message, then kept in the
+    session, so a step that writes several events pays for one query.
+    """
+    prev_hash: str | None = None
+    seq = 1
+    heads: dict[str, tuple[int, str]] = session.info.setdefault(CHAIN_HEADS, {})
+    if message_id is not None:
+        last = heads.get(message_id)
+        if last is None:
+            last = session.execute(
+                sa.select(_EVENTS.c.seq, _EVENTS.c.hash)
+                .where(_EVENTS.c.message_id == message_id)
+                .order_by(_EVENTS.c.seq.desc())
+                .limit(1)
+            ).first()
+        if last is not None:
+            seq, prev_hash = last[0] + 1, last[1]
+    clean = to_json_safe(detail or {})
+    at = utcnow()
+    digest = event_hash(
+        message_id=message_id,
+        seq=seq,
+        at=at,
+        trace_id=trace_id,
+        actor=actor,
+        action=action,
+        step=step,
+        detail=clean,
+        prev_hash=prev_hash,
+    )
+    if message_id is not None:
+        heads[message_id] = (seq, digest)
+    return {
+        "message_id": message_id,
+        "seq": seq,
+        "at": at,
+        "trace_id": trace_id,
+        "actor": actor,
+        "action": action,
+        "step": step,
+        "detail": clean,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+
+
+def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert event rows in the caller's transaction: one multi-row INSERT for the lot
+    (Core: the ORM's unit of work costs more than the rows themselves)."""
+    if len(rows) == 1:
+        session.execute(sa.insert(_EVENTS), rows[0])
+    elif rows:
+        session.execute(sa.insert(_EVENTS).values(rows))
+
+
+def head_columns(message_id: Any) -> tuple[sa.Label[int], sa.Label[str]]:
+    """The seq and hash of a message's last event, as columns for the caller's query
+    (so a step reads its chain head with the message, in one round trip)."""
+
+    def last(column: sa.Column[Any]) -> Any:
+        return (
+            sa.select(column)
+            .where(_EVENTS.c.message_id == message_id)
+            .order_by(_EVENTS.c.seq.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return last(_EVENTS.c.seq).label("audit_seq"), last(_EVENTS.c.hash).label("audit_hash")
+
+
+def seed_chain_head(session: Session, message_id: str, head: tuple[int, str]) -> None:
+    """Start this transaction's chain for `message_id` at `head`, read earlier. If an
+    event was appended since, the insert breaks the unique (message_id, seq) and the
+    transaction fails: the caller retries without a seed."""
+    session.info.setdefault(CHAIN_HEADS, {})[message_id] = head
 
 
 def record(
@@ -23,54 +114,18 @@ def record(
     step: str | None = None,
     trace_id: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the caller's transaction, chained to the message's last one.
-
-    The chain's head is read once per transaction and message, then kept in the
-    session, so a step that writes several events pays for one query.
-    """
-    prev_hash: str | None = None
-    seq = 1
-    heads: dict[str, tuple[int, str]] = session.info.setdefault(CHAIN_HEADS, {})
-    if message_id is not None:
-        last = heads.get(message_id)
-        if last is None:
-            last = session.exec(
-                select(AuditEvent.seq, AuditEvent.hash)
-                .where(AuditEvent.message_id == message_id)
-                .order_by(col(AuditEvent.seq).desc())
-                .limit(1)
-            ).first()
-        if last is not None:
-            seq, prev_hash = last[0] + 1, last[1]
-    clean = to_json_safe(detail or {})
-    at = utcnow()
-    event = AuditEvent(
+) -> None:
+    """Append one event to the caller's transaction, chained to the message's last one."""
+    row = event_row(
+        session,
         message_id=message_id,
-        seq=seq,
-        at=at,
-        trace_id=trace_id,
-        actor=actor,
         action=action,
+        actor=actor,
         step=step,
-        detail=clean,
-        prev_hash=prev_hash,
-        hash=event_hash(
-            message_id=message_id,
-            seq=seq,
-            at=at,
-            trace_id=trace_id,
-            actor=actor,
-            action=action,
-            step=step,
-            detail=clean,
-            prev_hash=prev_hash,
-        ),
+        trace_id=trace_id,
+        detail=detail,
     )
-    session.add(event)
-    if message_id is not None:
-        heads[message_id] = (seq, event.hash)
-    return event
+    write_rows(session, [row])
 
 
 def forget_chain_heads(session: Session) -> None:

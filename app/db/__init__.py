@@ -4,7 +4,13 @@ Postgres in production, SQLite as the embedded default; the schema is owned by t
 Alembic migrations in `migrations/`.
 """
 
-from app.db.engine import get_engine, reset_engines, session_scope
+from app.db.engine import (
+    autocommit_connection,
+    get_engine,
+    reset_engines,
+    session_scope,
+    skip_pre_ping,
+)
 from app.db.models import (
     AuditEvent,
     DeadLetter,
@@ -22,8 +28,10 @@ __all__ = [
     "Message",
     "MessageState",
     "Review",
+    "autocommit_connection",
     "get_engine",
     "reset_engines",
     "session_scope",
+    "skip_pre_ping",
     "utcnow",
 ]

@@ -13,6 +13,18 @@ from sqlmodel import Session
 from app.config import get_settings
 
 _engines: dict[tuple[str, int], sa.Engine] = {}
+# Ping each pooled connection before handing it out (one more round trip per
+# transaction). The API and the CLI keep it; workers turn it off (`skip_pre_ping`).
+_pre_ping = True
+_readers: dict[sa.Engine, sa.Engine] = {}  # engine -> the same pool in autocommit
+
+
+def skip_pre_ping() -> None:
+    """Workers: no ping per checkout. A connection Postgres dropped fails one step with
+    an OperationalError, which the task retries (tasks/pipeline.py); SQLAlchemy then
+    recycles every connection of the pool that predates the error."""
+    global _pre_ping
+    _pre_ping = False
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -34,7 +46,7 @@ def get_engine(url: str | None = None) -> sa.Engine:
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = sa.create_engine(
-                url, pool_pre_ping=True, pool_size=10, max_overflow=40, pool_recycle=300
+                url, pool_pre_ping=_pre_ping, pool_size=10, max_overflow=40, pool_recycle=300
             )
         _engines[key] = engine
     return engine
@@ -46,6 +58,7 @@ def reset_engines() -> None:
         if pid == os.getpid():
             engine.dispose()
     _engines.clear()
+    _readers.clear()
 
 
 @contextmanager
@@ -58,3 +71,16 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def autocommit_connection(url: str | None = None) -> Iterator[sa.Connection]:
+    """A connection in autocommit: every statement commits alone, with no BEGIN and no
+    COMMIT round trips. For single reads and single-statement writes; writes that must
+    commit together belong in `session_scope`."""
+    engine = get_engine(url)
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = _readers[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with reader.connect() as conn:
+        yield conn

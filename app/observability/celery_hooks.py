@@ -14,6 +14,7 @@ from typing import Any
 import sentry_sdk
 from celery import signals
 
+from app.db import skip_pre_ping
 from app.observability.logging import (
     bind_task_context,
     set_component,
@@ -29,6 +30,7 @@ _tokens: dict[str, Any] = {}
 
 def _on_worker_init(**_: Any) -> None:
     set_component("worker")
+    skip_pre_ping()
     init_sentry("worker")
 
 

@@ -5,9 +5,21 @@ is dead-lettered `poison` instead of killing workers forever."""
 
 from __future__ import annotations
 
+from redis.commands.core import Script
+
+from app.pipeline.enqueue import QUEUED_MARKER_TTL_S
 from app.state import get_redis, keys
 
 COUNTER_TTL_S = 86_400
+
+# Uncount a start (dropping the counter at zero) and, when the caller is about to
+# enqueue the next step, set that step's queued marker: one round trip for both.
+_END = """
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+if ARGV[1] ~= '' then redis.call('SET', KEYS[2], 1, 'EX', ARGV[1]) end
+return 1
+"""
+_scripts: dict[int, Script] = {}
 
 
 def begin(message_id: str, step: str) -> int:
@@ -22,12 +34,16 @@ def begin(message_id: str, step: str) -> int:
     return int(count)
 
 
-def end(message_id: str, step: str) -> None:
-    """The start finished (any outcome but a dead worker)."""
+def end(message_id: str, step: str, *, mark_queued: bool = False) -> None:
+    """The start finished (any outcome but a dead worker). With `mark_queued`, also set
+    the message's queued marker for the step the caller enqueues next."""
     r, k = get_redis(), keys()
-    key = k.crashes(message_id, step)
-    if int(r.decr(key)) <= 0:
-        r.delete(key)
+    script = _scripts.get(id(r))
+    if script is None:
+        _scripts.clear()  # one client per process at a time (tests swap it)
+        script = _scripts[id(r)] = r.register_script(_END)
+    ttl = str(QUEUED_MARKER_TTL_S) if mark_queued else ""
+    script(keys=[k.crashes(message_id, step), k.queued_marker(message_id)], args=[ttl])
 
 
 def clear(message_id: str, step: str) -> None:

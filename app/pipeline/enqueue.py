@@ -36,23 +36,29 @@ def queue_for(step: str, *, tier: str | None, policy: Policy) -> str:
     return STEP_QUEUES[step]
 
 
-def enqueue(step: str, message_id: str, *, tier: str | None, policy: Policy) -> None:
-    """Send `keel.<step>` for one message to its queue."""
-    enqueue_many([(step, message_id, tier)], policy=policy)
+def enqueue(
+    step: str, message_id: str, *, tier: str | None, policy: Policy, marked: bool = False
+) -> None:
+    """Send `keel.<step>` for one message to its queue (`marked`: the caller has set
+    its queued marker already)."""
+    enqueue_many([(step, message_id, tier)], policy=policy, marked=marked)
 
 
-def enqueue_many(items: Iterable[tuple[str, str, str | None]], *, policy: Policy) -> int:
+def enqueue_many(
+    items: Iterable[tuple[str, str, str | None]], *, policy: Policy, marked: bool = False
+) -> int:
     """Send many steps over one connection; returns how many."""
     from tasks import app as celery_app
 
     batch = list(items)
     if not batch:
         return 0
-    k = keys()
-    pipe = get_redis().pipeline(transaction=False)
-    for _, message_id, _ in batch:
-        pipe.set(k.queued_marker(message_id), 1, ex=QUEUED_MARKER_TTL_S)
-    pipe.execute()
+    if not marked:
+        k = keys()
+        pipe = get_redis().pipeline(transaction=False)
+        for _, message_id, _ in batch:
+            pipe.set(k.queued_marker(message_id), 1, ex=QUEUED_MARKER_TTL_S)
+        pipe.execute()
     with celery_app.producer_or_acquire() as producer:
         for step, message_id, tier in batch:
             celery_app.send_task(

@@ -10,11 +10,13 @@ from decimal import Decimal
 from typing import Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.audit import record
+from app.audit.record import head_columns, seed_chain_head
 from app.config import get_settings
-from app.db import session_scope
+from app.db import autocommit_connection, session_scope
 from app.db.models import Delivery, Message, MessageState, utcnow
 from app.deadletter import Reason, dead_letter
 from app.delivery import idempotency_key, post_reply
@@ -64,14 +66,41 @@ def _load(session: Session, message_id: str) -> Message | None:
     return session.get(Message, message_id)
 
 
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
+
+
+_LOAD = sa.select(_MESSAGES, *head_columns(_MESSAGES.c.id)).where(
+    _MESSAGES.c.id == sa.bindparam("id")
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    message: Message
+    audit_head: tuple[int, str] | None  # seq and hash of its last audit event
+
+
+def load_message(message_id: str) -> Loaded | None:
+    """The message as it is now and its audit chain's head: one read in autocommit,
+    outside any transaction (the step's commit checks the version it read)."""
+    with autocommit_connection() as conn:
+        row = conn.execute(_LOAD, {"id": message_id}).mappings().first()
+    if row is None:
+        return None
+    values = dict(row)
+    seq, digest = values.pop("audit_seq"), values.pop("audit_hash")
+    return Loaded(Message(**values), None if seq is None else (seq, digest))
+
+
 def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Outcome:
     """Run `step` for one message once. Idempotent: a message past `step` is skipped."""
     policy = current_policy()
-    with session_scope() as session:
-        message = _load(session, message_id)
-    if message is None:
+    loaded = load_message(message_id)
+    if loaded is None:
         log.warning("message not found", extra={"message_id": message_id, "step": step})
         return Outcome("missing")
+    message = loaded.message
     if message.next_step != step or MessageState(message.state).is_terminal:
         return Outcome("skipped")
     change: Change | None = None
@@ -79,8 +108,7 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
         change = _work(step, message, policy=policy, now=now or utcnow())
         if change is None:
             return Outcome("waiting")
-        with session_scope() as session:
-            commit_change(session, message=message, step=step, change=change)
+        _commit(message, step=step, change=change, audit_head=loaded.audit_head)
     except StaleMessage:
         # Another run moved the message on first; the calls this run paid for are still
         # part of the record.
@@ -106,6 +134,23 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
         return Outcome("waiting", next_step=change.next_step)
     tier = change.updates.get("tier", message.tier)
     return Outcome("advanced", next_step=change.next_step, tier=tier)
+
+
+def _commit(
+    message: Message, *, step: str, change: Change, audit_head: tuple[int, str] | None
+) -> None:
+    """Commit the step, chaining its events onto the head read with the message; if
+    an event was appended since (a duplicate arriving, say), chain onto that one."""
+    try:
+        with session_scope() as session:
+            if audit_head is not None:
+                seed_chain_head(session, message.id, audit_head)
+            commit_change(session, message=message, step=step, change=change)
+    except sa.exc.IntegrityError:
+        if audit_head is None:
+            raise
+        with session_scope() as session:
+            commit_change(session, message=message, step=step, change=change)
 
 
 def _work(step: str, message: Message, *, policy: Policy, now: dt.datetime) -> Change | None:
@@ -142,12 +187,18 @@ def _deliver(message: Message, *, now: dt.datetime) -> Change | None:
         status = 0
         log.info("delivered to log channel", extra={"message_id": message.id})
     delivery.attempts += 1
-    delivery.status = "sent"
-    delivery.last_error = None
-    delivery.last_status_code = status or None
-    delivery.delivered_at = utcnow()
+    sent = sa.update(_DELIVERIES).where(_DELIVERIES.c.id == delivery.id)
     return Change(
-        rows=[delivery],  # the delivery's outcome commits with the message's new state
+        # the delivery's outcome commits with the message's new state
+        statements=[
+            sent.values(
+                attempts=delivery.attempts,
+                status="sent",
+                last_error=None,
+                last_status_code=status or None,
+                delivered_at=utcnow(),
+            )
+        ],
         next_step=None,
         updates={"state": MessageState.sent, "send_at": None},
         events=[
@@ -165,26 +216,36 @@ def _deliver(message: Message, *, now: dt.datetime) -> Change | None:
 
 
 def _ensure_delivery(message: Message, *, target: str) -> Delivery:
-    with session_scope() as session:
-        existing = session.exec(select(Delivery).where(Delivery.message_id == message.id)).first()
-        if existing is not None:
-            return existing
-        delivery = Delivery(
-            message_id=message.id,
-            idempotency_key=idempotency_key(message.id),
-            text=message.reply_text or "",
-            channel=message.channel,
-            target=target,
-            tier=message.tier,
-            model=message.reply_model,
+    """The message's delivery row; the first call inserts it, fixing the reply text
+    before any POST. One statement in autocommit; a second only when it existed."""
+    values = {
+        "message_id": message.id,
+        "idempotency_key": idempotency_key(message.id),
+        "text": message.reply_text or "",
+        "channel": message.channel,
+        "target": target,
+        "tier": message.tier,
+        "model": message.reply_model,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    with autocommit_connection() as conn:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        row = (
+            conn.execute(
+                insert(_DELIVERIES).values(values).on_conflict_do_nothing().returning(_DELIVERIES)
+            )
+            .mappings()
+            .first()
         )
-        try:
-            with session.begin_nested():
-                session.add(delivery)
-        except sa.exc.IntegrityError:
-            found = session.exec(select(Delivery).where(Delivery.message_id == message.id)).one()
-            return found
-        return delivery
+        if row is None:  # made by an earlier attempt: its text stands
+            row = (
+                conn.execute(sa.select(_DELIVERIES).where(_DELIVERIES.c.message_id == message.id))
+                .mappings()
+                .one()
+            )
+    return Delivery(**row)
 
 
 def _note_delivery(

@@ -10,9 +10,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
-from app.audit import Actor, record
+from app.audit import Actor, event_row, write_rows
 from app.db.models import Message, utcnow
 from app.providers.base import Attempt
+
+_MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 
 class StaleMessage(Exception):
@@ -28,6 +30,7 @@ class Change:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     rows: list[SQLModel] = field(default_factory=list)
+    statements: list[sa.Executable] = field(default_factory=list)  # e.g. a delivery's update
 
     @property
     def cost_usd(self) -> Decimal:
@@ -37,40 +40,42 @@ class Change:
 def audit_attempts(
     session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
 ) -> None:
+    """Write the events of `attempt_rows`."""
+    rows = attempt_rows(session, message=message, step=step, attempts=attempts, actor=actor)
+    write_rows(session, rows)
+
+
+def attempt_rows(
+    session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
+) -> list[dict[str, Any]]:
     """One `model_call` event per attempt that called a model, and a `failover` event each
     time a failed or skipped model handed the call to one that was then called."""
+    rows: list[dict[str, Any]] = []
+
+    def add(action: str, detail: dict[str, Any]) -> None:
+        rows.append(
+            event_row(
+                session,
+                message_id=message.id,
+                action=action,
+                actor=actor,
+                step=step,
+                trace_id=message.trace_id,
+                detail=detail,
+            )
+        )
+
     for i, attempt in enumerate(attempts):
         if attempt.status == "over_budget":
-            record(
-                session,
-                message_id=message.id,
-                action="budget",
-                actor=actor,
-                step=step,
-                trace_id=message.trace_id,
-                detail={"tier": attempt.tier, "model": f"{attempt.provider}:{attempt.model}"}
-                | attempt.extra,
-            )
+            model = f"{attempt.provider}:{attempt.model}"
+            add("budget", {"tier": attempt.tier, "model": model} | attempt.extra)
         elif attempt.status != "breaker_open":  # skipped, not called: no model_call
-            record(
-                session,
-                message_id=message.id,
-                action="model_call",
-                actor=actor,
-                step=step,
-                trace_id=message.trace_id,
-                detail=attempt.audit_detail(),
-            )
+            add("model_call", attempt.audit_detail())
         nxt = attempts[i + 1] if i + 1 < len(attempts) else None
         if attempt.status != "ok" and nxt is not None and nxt.status != "breaker_open":
-            record(
-                session,
-                message_id=message.id,
-                action="failover",
-                actor=actor,
-                step=step,
-                trace_id=message.trace_id,
-                detail={
+            add(
+                "failover",
+                {
                     "from": f"{attempt.provider}:{attempt.model}",
                     "to": f"{nxt.provider}:{nxt.model}",
                     "reason": attempt.status,
@@ -78,6 +83,7 @@ def audit_attempts(
                     "to_tier": nxt.tier,
                 },
             )
+    return rows
 
 
 def commit_change(
@@ -96,28 +102,30 @@ def commit_change(
         "updated_at": utcnow(),
     }
     if change.attempts:
-        values["cost_usd"] = Message.cost_usd + change.cost_usd
+        values["cost_usd"] = _MESSAGES.c.cost_usd + change.cost_usd
     result = session.execute(
-        sa.update(Message)
-        .where(Message.id == message.id, Message.version == message.version)  # type: ignore[arg-type]
+        sa.update(_MESSAGES)
+        .where(_MESSAGES.c.id == message.id, _MESSAGES.c.version == message.version)
         .values(**values)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleMessage(message.id)
-    audit_attempts(session, message=message, step=step, attempts=change.attempts, actor=actor)
+    rows = attempt_rows(session, message=message, step=step, attempts=change.attempts, actor=actor)
     for action, detail in change.events:
-        record(
-            session,
-            message_id=message.id,
-            action=action,
-            actor=actor,
-            step=step,
-            trace_id=message.trace_id,
-            detail=detail,
+        rows.append(
+            event_row(
+                session,
+                message_id=message.id,
+                action=action,
+                actor=actor,
+                step=step,
+                trace_id=message.trace_id,
+                detail=detail,
+            )
         )
-    for row in change.rows:
-        if getattr(row, "id", None) is None:
-            session.add(row)  # new, e.g. a review
-        else:
-            session.merge(row)  # loaded elsewhere, e.g. the delivery being marked sent
-    session.flush()
+    write_rows(session, rows)
+    for statement in change.statements:
+        session.execute(statement)
+    if change.rows:
+        session.add_all(change.rows)  # new rows, e.g. a review
+        session.flush()

@@ -10,10 +10,12 @@ audits it and tells Sentry.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 
 import redis
+from redis.commands.core import Script
 
 from app.policy.models import Breakers
 from app.state import Keys
@@ -27,6 +29,34 @@ local current = redis.call('HGET', KEYS[1], 'state') or 'closed'
 if current ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'open_until', ARGV[3], 'since', ARGV[4])
 return 1
+"""
+
+# allow() in one round trip. KEYS: hold, state. Returns nil when held, else
+# {state, open_until} (a missing field reads as 'closed' / '0', as in `Breaker.state`).
+_ALLOW = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local s = redis.call('HMGET', KEYS[2], 'state', 'open_until')
+return {s[1] or 'closed', s[2] or '0'}
+"""
+
+# record() in one round trip. KEYS: current bucket, state, then the window's buckets.
+# ARGV: failed (0/1), slow (0/1), bucket TTL. Counts the outcome, then returns {state}
+# or, when closed, {state, calls, fails, slow} summed over the window's buckets.
+_RECORD = """
+redis.call('HINCRBY', KEYS[1], 'calls', 1)
+if ARGV[1] == '1' then redis.call('HINCRBY', KEYS[1], 'fails', 1) end
+if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[1], 'slow', 1) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local state = redis.call('HGET', KEYS[2], 'state') or 'closed'
+if state ~= 'closed' then return {state} end
+local calls, fails, slow = 0, 0, 0
+for i = 3, #KEYS do
+  local row = redis.call('HMGET', KEYS[i], 'calls', 'fails', 'slow')
+  calls = calls + (tonumber(row[1]) or 0)
+  fails = fails + (tonumber(row[2]) or 0)
+  slow = slow + (tonumber(row[3]) or 0)
+end
+return {state, calls, fails, slow}
 """
 
 
@@ -62,6 +92,34 @@ class WindowStats:
         return self.slow / self.calls if self.calls else 0.0
 
 
+@dataclass(frozen=True)
+class _Scripts:
+    cas: Script
+    allow: Script
+    record: Script
+
+
+# Registered once per client (registering is local: EVALSHA, loading only on NOSCRIPT).
+_scripts: weakref.WeakKeyDictionary[redis.Redis, _Scripts] = weakref.WeakKeyDictionary()
+
+
+def _scripts_for(client: redis.Redis) -> _Scripts:
+    """The breaker's scripts bound to `client`, built on its first use."""
+    scripts = _scripts.get(client)
+    if scripts is None:
+        scripts = _scripts[client] = _Scripts(
+            cas=client.register_script(_CAS),
+            allow=client.register_script(_ALLOW),
+            record=client.register_script(_RECORD),
+        )
+    return scripts
+
+
+def _parse_state(state: bytes, open_until: bytes | None = None) -> tuple[BreakerState, float]:
+    """State and open_until from their raw hash fields."""
+    return BreakerState(state.decode()), float(open_until or 0)
+
+
 class Breaker:
     """One model's breaker. Cheap to build; all state lives in Redis."""
 
@@ -71,6 +129,7 @@ class Breaker:
         self.config = config
         self.model_key = model_key
         self._state_key = keys.breaker_state(model_key)
+        self._scripts = _scripts_for(client)
 
     @property
     def bucket_s(self) -> float:
@@ -78,21 +137,21 @@ class Breaker:
 
     def state(self) -> tuple[BreakerState, float]:
         raw: dict[bytes, bytes] = self.r.hgetall(self._state_key)  # type: ignore[assignment]
-        state = BreakerState(raw.get(b"state", b"closed").decode())
-        open_until = float(raw.get(b"open_until", b"0") or 0)
-        return state, open_until
+        return _parse_state(raw.get(b"state", b"closed"), raw.get(b"open_until", b"0"))
 
     def _cas(self, old: BreakerState, new: BreakerState, open_until: float, now: float) -> bool:
-        script = self.r.register_script(_CAS)
-        return bool(script(keys=[self._state_key], args=[old, new, open_until, now]))
+        return bool(self._scripts.cas(keys=[self._state_key], args=[old, new, open_until, now]))
 
     def allow(self, *, now: float | None = None) -> tuple[bool, Transition | None]:
         """May this caller call the model now? Open breakers past their cool-down hand
         one caller the half-open trial."""
         now = time.time() if now is None else now
-        if self.r.exists(self.keys.breaker_hold(self.model_key)):
+        reply: list[bytes] | None = self._scripts.allow(
+            keys=[self.keys.breaker_hold(self.model_key), self._state_key]
+        )
+        if reply is None:  # held: the provider asked for a pause
             return False, None
-        state, open_until = self.state()
+        state, open_until = _parse_state(*reply)
         if state == BreakerState.closed:
             return True, None
         if state == BreakerState.open and now < open_until:
@@ -115,12 +174,16 @@ class Breaker:
     def held_for_s(self) -> float:
         return max(0.0, float(self.r.pttl(self.keys.breaker_hold(self.model_key))) / 1000)
 
-    def window(self, *, now: float) -> WindowStats:
+    def _window_keys(self, now: float) -> list[str]:
+        """The bucket keys of the window ending at `now`, oldest first."""
         first = int((now - self.config.window_s) // self.bucket_s) + 1
         last = int(now // self.bucket_s)
+        return [self.keys.breaker_window(self.model_key, b) for b in range(first, last + 1)]
+
+    def window(self, *, now: float) -> WindowStats:
         pipe = self.r.pipeline(transaction=False)
-        for bucket in range(first, last + 1):
-            pipe.hmget(self.keys.breaker_window(self.model_key, bucket), "calls", "fails", "slow")
+        for key in self._window_keys(now):
+            pipe.hmget(key, "calls", "fails", "slow")
         calls = failures = slow = 0
         for row in pipe.execute():
             calls += int(row[0] or 0)
@@ -133,20 +196,17 @@ class Breaker:
         now = time.time() if now is None else now
         slow = latency_s >= self.config.slow_call_s
         key = self.keys.breaker_window(self.model_key, int(now // self.bucket_s))
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hincrby(key, "calls", 1)
-        if not ok:
-            pipe.hincrby(key, "fails", 1)
-        if slow:
-            pipe.hincrby(key, "slow", 1)
-        pipe.expire(key, int(self.config.window_s * 2) + 1)
-        pipe.execute()
-        state, _ = self.state()
+        raw_state, *sums = self._scripts.record(
+            keys=[key, self._state_key, *self._window_keys(now)],
+            args=[int(not ok), int(slow), int(self.config.window_s * 2) + 1],
+        )
+        state, _ = _parse_state(raw_state)
         if state == BreakerState.half_open:
             return self._after_trial(ok=ok and not slow, now=now)
         if state == BreakerState.open:
             return None
-        stats = self.window(now=now)
+        calls, failures, slow_calls = (int(n) for n in sums)
+        stats = WindowStats(calls, failures, slow_calls)
         if stats.calls < self.config.min_calls:
             return None
         if stats.failure_rate >= self.config.failure_rate:
