@@ -73,13 +73,16 @@ def event_row(
     }
 
 
+# With RETURNING, SQLAlchemy sends a batch of rows as one multi-row INSERT
+# ("insertmanyvalues") from one cached compiled statement, whatever the row count.
+_INSERT = sa.insert(_EVENTS).returning(_EVENTS.c.id)
+
+
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert event rows in the caller's transaction: one multi-row INSERT for the lot
-    (Core: the ORM's unit of work costs more than the rows themselves)."""
-    if len(rows) == 1:
-        session.execute(sa.insert(_EVENTS), rows[0])
-    elif rows:
-        session.execute(sa.insert(_EVENTS).values(rows))
+    """Insert event rows in the caller's transaction: one statement for the lot (Core:
+    the ORM's unit of work costs more than the rows themselves)."""
+    if rows:
+        session.execute(_INSERT, rows)
 
 
 def head_columns(message_id: Any) -> tuple[sa.Label[int], sa.Label[str]]:

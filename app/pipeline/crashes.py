@@ -5,10 +5,8 @@ is dead-lettered `poison` instead of killing workers forever."""
 
 from __future__ import annotations
 
-from redis.commands.core import Script
-
 from app.pipeline.enqueue import QUEUED_MARKER_TTL_S
-from app.state import get_redis, keys
+from app.state import get_redis, keys, script
 
 COUNTER_TTL_S = 86_400
 
@@ -19,18 +17,21 @@ if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
 if ARGV[1] ~= '' then redis.call('SET', KEYS[2], 1, 'EX', ARGV[1]) end
 return 1
 """
-_scripts: dict[int, Script] = {}
+# Count a start and drop its queued marker (the task has left the queue).
+_BEGIN = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return n
+"""
 
 
 def begin(message_id: str, step: str) -> int:
     """Count a start; returns the number of unfinished starts including this one."""
     r, k = get_redis(), keys()
-    key = k.crashes(message_id, step)
-    pipe = r.pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, COUNTER_TTL_S)
-    pipe.delete(k.queued_marker(message_id))
-    count, _, _ = pipe.execute()
+    count = script(r, _BEGIN)(
+        keys=[k.crashes(message_id, step), k.queued_marker(message_id)], args=[COUNTER_TTL_S]
+    )
     return int(count)
 
 
@@ -38,12 +39,8 @@ def end(message_id: str, step: str, *, mark_queued: bool = False) -> None:
     """The start finished (any outcome but a dead worker). With `mark_queued`, also set
     the message's queued marker for the step the caller enqueues next."""
     r, k = get_redis(), keys()
-    script = _scripts.get(id(r))
-    if script is None:
-        _scripts.clear()  # one client per process at a time (tests swap it)
-        script = _scripts[id(r)] = r.register_script(_END)
     ttl = str(QUEUED_MARKER_TTL_S) if mark_queued else ""
-    script(keys=[k.crashes(message_id, step), k.queued_marker(message_id)], args=[ttl])
+    script(r, _END)(keys=[k.crashes(message_id, step), k.queued_marker(message_id)], args=[ttl])
 
 
 def clear(message_id: str, step: str) -> None:

@@ -108,7 +108,7 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
         change = _work(step, message, policy=policy, now=now or utcnow())
         if change is None:
             return Outcome("waiting")
-        _commit(message, step=step, change=change, audit_head=loaded.audit_head)
+        commit_step(message, step=step, change=change, audit_head=loaded.audit_head)
     except StaleMessage:
         # Another run moved the message on first; the calls this run paid for are still
         # part of the record.
@@ -136,7 +136,7 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
     return Outcome("advanced", next_step=change.next_step, tier=tier)
 
 
-def _commit(
+def commit_step(
     message: Message, *, step: str, change: Change, audit_head: tuple[int, str] | None
 ) -> None:
     """Commit the step, chaining its events onto the head read with the message; if

@@ -10,7 +10,6 @@ audits it and tells Sentry.
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,7 +17,7 @@ import redis
 from redis.commands.core import Script
 
 from app.policy.models import Breakers
-from app.state import Keys
+from app.state import Keys, script
 
 BUCKETS_PER_WINDOW = 6
 MAX_HOLD_S = 120.0
@@ -99,20 +98,11 @@ class _Scripts:
     record: Script
 
 
-# Registered once per client (registering is local: EVALSHA, loading only on NOSCRIPT).
-_scripts: weakref.WeakKeyDictionary[redis.Redis, _Scripts] = weakref.WeakKeyDictionary()
-
-
 def _scripts_for(client: redis.Redis) -> _Scripts:
-    """The breaker's scripts bound to `client`, built on its first use."""
-    scripts = _scripts.get(client)
-    if scripts is None:
-        scripts = _scripts[client] = _Scripts(
-            cas=client.register_script(_CAS),
-            allow=client.register_script(_ALLOW),
-            record=client.register_script(_RECORD),
-        )
-    return scripts
+    """The breaker's scripts bound to `client`."""
+    return _Scripts(
+        cas=script(client, _CAS), allow=script(client, _ALLOW), record=script(client, _RECORD)
+    )
 
 
 def _parse_state(state: bytes, open_until: bytes | None = None) -> tuple[BreakerState, float]:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from app.errors import KeelError
 from app.pipeline.prompts import Prompt
 from app.policy import ModelRef, Policy
-from app.state import get_redis, keys
+from app.state import get_redis, keys, script
 
 MICRO_USD = Decimal(1_000_000)
 CHARS_PER_TOKEN_FLOOR = 2  # an upper bound on input tokens: no tokenizer packs fewer chars
@@ -28,6 +28,12 @@ if spent >= tonumber(ARGV[1]) then return -1 end
 local now = redis.call('INCRBY', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return now
+"""
+# Count a settled call's cost (the reservation's difference) and keep the day's key.
+_SETTLE = """
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
 """
 
 
@@ -69,8 +75,10 @@ def reserve(policy: Policy, *, tier: str, ref: ModelRef, prompt: Prompt) -> int:
     if budget is None or tier != "flagship":
         return 0
     amount = _micro(estimate_usd(policy, ref, prompt))
-    script = get_redis().register_script(_RESERVE)
-    result = int(script(keys=[keys().spend(today())], args=[_micro(budget), amount, COUNTER_TTL_S]))
+    reserve_script = script(get_redis(), _RESERVE)
+    result = int(
+        reserve_script(keys=[keys().spend(today())], args=[_micro(budget), amount, COUNTER_TTL_S])
+    )
     if result < 0:
         raise OverBudget(f"daily budget of ${budget} reached")
     return amount
@@ -82,8 +90,4 @@ def settle(policy: Policy, *, reserved_micro: int, cost_usd: Decimal) -> None:
         return
     delta = _micro(cost_usd) - reserved_micro
     if delta:
-        key = keys().spend(today())
-        pipe = get_redis().pipeline(transaction=False)
-        pipe.incrby(key, delta)
-        pipe.expire(key, COUNTER_TTL_S)
-        pipe.execute()
+        script(get_redis(), _SETTLE)(keys=[keys().spend(today())], args=[delta, COUNTER_TTL_S])

@@ -6,5 +6,6 @@ probe results. The database stays the record.
 
 from app.state.client import get_redis, reset_redis
 from app.state.keys import Keys, keys
+from app.state.scripts import script
 
-__all__ = ["Keys", "get_redis", "keys", "reset_redis"]
+__all__ = ["Keys", "get_redis", "keys", "reset_redis", "script"]

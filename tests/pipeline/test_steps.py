@@ -239,3 +239,26 @@ def test_a_draft_quoting_a_price_not_in_the_catalog_is_never_sent(
     assert message.state == "escalated"
     assert message.escalation_reason and "prices" in message.escalation_reason
     assert receiver.posts == []
+
+
+def test_an_event_appended_while_a_step_runs_is_chained_not_overwritten(
+    open_window_policy: str,
+) -> None:
+    """A step reads the audit chain's head with the message; a duplicate arriving
+    before the step commits appends an event, and the step's events chain after it."""
+    from app.audit import verify_chain
+    from app.pipeline import steps
+    from app.pipeline.runner import commit_step, current_policy, load_message
+
+    mid = new_message(external_id="wa-dup")
+    loaded = load_message(mid)
+    assert loaded is not None and loaded.audit_head is not None
+    change = steps.ingest(loaded.message, policy=current_policy())
+    new_message(external_id="wa-dup")  # the same message again: a `duplicate` event
+    commit_step(loaded.message, step="ingest", change=change, audit_head=loaded.audit_head)
+    with session_scope() as session:
+        events = timeline(session, mid)
+    assert [e.action for e in events][:3] == ["received", "duplicate", "guardrail"]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert verify_chain(events) is None
+    assert load(mid).next_step == "classify"
