@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-build.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: install demo test lint format services bench lock clean
+.PHONY: install demo test lint format services bench profile lock clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ bench: install services
 	$(BIN)/python -m bench.run
 	$(BIN)/python bench/guardrails_bench.py
 	$(BIN)/python bench/local_tier_bench.py
+
+# Where a worker's CPU goes, sampled by py-spy; rewrites its section of BENCHMARKS.md.
+profile: install services
+	$(BIN)/python -m bench.profile
 
 format: install
 	$(BIN)/ruff format .

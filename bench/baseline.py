@@ -1,7 +1,8 @@
 """The baseline: bare Celery tasks doing the same hops as Keel's pipeline (ingest,
 classify, draft, check, deliver) on the same Redis with the same worker pool, and no
-database, audit, guardrails or provider calls. Classify and draft sleep for the
-simulated provider latency when one is set."""
+database, audit, guardrails or provider calls. Its Celery settings are Keel's (acks
+late, prefetch 1, worker events), so the ratio is what Keel adds to Celery. Classify
+and draft sleep for the simulated provider latency when one is set."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     task_default_queue="bench",
+    # Keel's celeryconfig sends the same worker events (for Flower) and no task-sent.
+    worker_send_task_events=True,
+    task_send_sent_event=False,
 )
 _redis = redis.Redis.from_url(REDIS_URL)
 

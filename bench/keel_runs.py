@@ -22,7 +22,7 @@ from app.pipeline.runner import current_policy
 from app.pipeline.schemas import MessageIn
 from app.providers import reset_clients
 from app.state import reset_redis
-from bench.stack import REDIS_URL, Stack, cpu_s, rss_mb
+from bench.stack import REDIS_URL, Stack, cpu_s, machine_busy_s, rss_mb
 
 SETTLED = ("sent", "no_reply", "escalated", "dead", "rejected")
 
@@ -31,7 +31,8 @@ SETTLED = ("sent", "no_reply", "escalated", "dead", "rejected")
 class RunResult:
     messages: int
     seconds: float
-    cpu_s: float
+    cpu_s: float  # the worker's processes
+    machine_s: float = 0.0  # every process on the machine: Postgres, Redis, simulator...
     rss_samples_mb: list[float] = field(default_factory=list)
 
     @property
@@ -41,6 +42,10 @@ class RunResult:
     @property
     def cpu_ms_per_message(self) -> float:
         return 1000 * self.cpu_s / self.messages
+
+    @property
+    def machine_ms_per_message(self) -> float:
+        return 1000 * self.machine_s / self.messages
 
 
 def use_env(env: dict[str, str]) -> None:
@@ -85,7 +90,7 @@ def run_keel(
     ids = seed(n)
     worker = stack.start_worker(pool=pool, concurrency=concurrency)
     policy = current_policy()
-    cpu_before = cpu_s(worker.pid)
+    cpu_before, machine_before = cpu_s(worker.pid), machine_busy_s()
     started = time.monotonic()
     enqueue_many((("ingest", mid, None) for mid in ids), policy=policy)
     samples: list[float] = []
@@ -99,9 +104,11 @@ def run_keel(
             raise TimeoutError(f"only {settled_count()} of {n} settled")
         time.sleep(0.2)
     elapsed = time.monotonic() - started
-    cpu = cpu_s(worker.pid) - cpu_before
+    cpu, machine = cpu_s(worker.pid) - cpu_before, machine_busy_s() - machine_before
     stack.group.stop(worker)
-    return RunResult(messages=n, seconds=elapsed, cpu_s=cpu, rss_samples_mb=samples)
+    return RunResult(
+        messages=n, seconds=elapsed, cpu_s=cpu, machine_s=machine, rss_samples_mb=samples
+    )
 
 
 def run_baseline(
@@ -124,7 +131,7 @@ def run_baseline(
     }
     baseline.app._after_fork()  # type: ignore[attr-defined]
     counter = redis.Redis.from_url(REDIS_URL)
-    cpu_before = cpu_s(worker.pid)
+    cpu_before, machine_before = cpu_s(worker.pid), machine_busy_s()
     started = time.monotonic()
     with baseline.app.producer_or_acquire() as producer:
         for i in range(n):
@@ -134,11 +141,11 @@ def run_baseline(
             raise TimeoutError("baseline did not finish")
         time.sleep(0.05)
     elapsed = time.monotonic() - started
-    cpu = cpu_s(worker.pid) - cpu_before
+    cpu, machine = cpu_s(worker.pid) - cpu_before, machine_busy_s() - machine_before
     stack.group.stop(worker)
     for key in counter.scan_iter(match=f"{namespace}:*"):
         counter.delete(key)
-    return RunResult(messages=n, seconds=elapsed, cpu_s=cpu)
+    return RunResult(messages=n, seconds=elapsed, cpu_s=cpu, machine_s=machine)
 
 
 def growth(samples: list[float]) -> float | None:

@@ -62,6 +62,14 @@ def rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every process on the machine has used so far (all cores: user,
+    nice, system, irq, softirq, steal), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 @contextmanager
 def fresh_database() -> Iterator[str]:
     name = f"keel_bench_{uuid.uuid4().hex[:10]}"

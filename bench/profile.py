@@ -1,0 +1,142 @@
+"""`make profile`: where a Keel worker's CPU goes, sampled by py-spy while it runs the
+pipeline at zero provider latency; writes the "Where the worker's CPU goes" section of
+BENCHMARKS.md.
+
+Each sample is charged to the innermost frame that belongs to a known part (standard
+library frames are charged to their caller): the Postgres driver, SQLAlchemy, redis-py,
+Celery, the provider SDKs and their HTTP client, Keel's audit chain, its guardrails,
+the rest of Keel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.keel_runs import seed, use_env
+from bench.report import write_section
+from bench.stack import fresh_database, keel_stack, tree
+
+HERE = Path(__file__).resolve().parent
+# (substring of a frame's file, part), the first match wins; frames look like
+# "function (path/to/file.py:line)" with site-packages stripped by py-spy.
+PARTS: tuple[tuple[str, str], ...] = (
+    ("(psycopg", "Postgres driver (psycopg)"),
+    ("(sqlalchemy/", "SQLAlchemy and SQLModel"),
+    ("(sqlmodel/", "SQLAlchemy and SQLModel"),
+    ("(redis/", "redis-py (Keel's state and Celery's broker)"),
+    ("(anthropic/", "provider SDKs and their HTTP client"),
+    ("(openai/", "provider SDKs and their HTTP client"),
+    ("(httpx", "provider SDKs and their HTTP client"),
+    ("(httpcore", "provider SDKs and their HTTP client"),
+    ("(h11/", "provider SDKs and their HTTP client"),
+    ("(app/delivery/", "webhook delivery"),
+    ("(app/audit/", "audit rows and hash chain"),
+    ("(app/guardrails/", "guardrails"),
+    ("(app/localtier/", "guardrails"),
+    ("(app/observability/", "logging and Sentry hooks"),
+    ("(logging/", "logging and Sentry hooks"),
+    ("(sentry_sdk/", "logging and Sentry hooks"),
+    ("(app/", "rest of Keel (steps, routing, breakers)"),
+    ("(tasks/", "rest of Keel (steps, routing, breakers)"),
+    ("(kombu/", "Celery, kombu and billiard (per task; the baseline pays it too)"),
+    ("(celery/", "Celery, kombu and billiard (per task; the baseline pays it too)"),
+    ("(billiard/", "Celery, kombu and billiard (per task; the baseline pays it too)"),
+)
+
+
+def part_of(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for needle, part in PARTS:
+            if needle in frame:
+                return part
+    return "other (interpreter, standard library)"
+
+
+def shares(raw_files: list[Path]) -> tuple[int, collections.Counter[str]]:
+    """Samples per part over py-spy's raw (collapsed stack) output files."""
+    by_part: collections.Counter[str] = collections.Counter()
+    total = 0
+    for path in raw_files:
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            total += int(count)
+            by_part[part_of(stack.split(";"))] += int(count)
+    return total, by_part
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(Path(__file__).parents[1] / ".venv/bin/py-spy")
+    from app.db.migrate import upgrade
+    from app.pipeline.enqueue import enqueue_many
+    from app.pipeline.runner import current_policy
+
+    with tempfile.TemporaryDirectory(prefix="keel-profile-") as tmp:
+        workdir = Path(tmp)
+        with (
+            fresh_database() as url,
+            keel_stack(latency_ms="0", workdir=workdir, database_url=url) as stack,
+        ):
+            use_env(stack.env)
+            upgrade()
+            ids = seed(args.messages)
+            worker = stack.start_worker(pool="prefork", concurrency=args.concurrency)
+            enqueue_many((("ingest", mid, None) for mid in ids), policy=current_policy())
+            time.sleep(3)  # past the start-up
+            children = [pid for pid in tree(worker.pid) if pid != worker.pid]
+            outputs = [workdir / f"spy-{pid}.txt" for pid in children]
+            spy_args = ["--rate", "200", "--format", "raw", "--nonblocking"]
+            spies = [
+                subprocess.Popen(
+                    [
+                        py_spy,
+                        "record",
+                        "--pid",
+                        str(pid),
+                        "--duration",
+                        str(args.seconds),
+                        *spy_args,
+                        "--output",
+                        str(out),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for pid, out in zip(children, outputs, strict=True)
+            ]
+            for spy in spies:
+                spy.wait()
+            stack.group.stop(worker)
+        total, by_part = shares([out for out in outputs if out.exists()])
+    if not total:
+        raise SystemExit("py-spy recorded nothing (is ptrace allowed here?)")
+    lines = [
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `make profile` "
+        f"(`bench/profile.py`): py-spy sampling the {len(children)} pool processes of one "
+        f"worker (prefork x{args.concurrency}) at 200 Hz for {args.seconds} s while it ran "
+        "the pipeline at zero provider latency; idle samples left out. "
+        f"{total} samples.",
+        "",
+        "| part | share of the worker's CPU |",
+        "|---|---|",
+        *(f"| {part} | {n / total:.0%} |" for part, n in by_part.most_common()),
+    ]
+    write_section(HERE.parent / "BENCHMARKS.md", "## Where the worker's CPU goes", lines)
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
