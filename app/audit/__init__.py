@@ -5,10 +5,11 @@ commit together), reading a message's timeline, and verifying the hash chains.
 """
 
 from app.audit.chain import event_hash, verify_chain
-from app.audit.record import Actor, event_row, record, timeline, write_rows
+from app.audit.record import Actor, chained_row, event_row, record, timeline, write_rows
 
 __all__ = [
     "Actor",
+    "chained_row",
     "event_hash",
     "event_row",
     "record",

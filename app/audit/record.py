@@ -15,6 +15,46 @@ CHAIN_HEADS = "keel.audit.chain_heads"
 _EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
+def chained_row(
+    head: tuple[int, str] | None,
+    *,
+    message_id: str | None,
+    action: str,
+    actor: Actor,
+    step: str | None = None,
+    trace_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The event row that follows `head` (the seq and hash of the chain's last event,
+    None for a first event or one without a message). Pure: reads and writes nothing."""
+    seq, prev_hash = (head[0] + 1, head[1]) if head is not None else (1, None)
+    clean = to_json_safe(detail or {})
+    at = utcnow()
+    digest = event_hash(
+        message_id=message_id,
+        seq=seq,
+        at=at,
+        trace_id=trace_id,
+        actor=actor,
+        action=action,
+        step=step,
+        detail=clean,
+        prev_hash=prev_hash,
+    )
+    return {
+        "message_id": message_id,
+        "seq": seq,
+        "at": at,
+        "trace_id": trace_id,
+        "actor": actor,
+        "action": action,
+        "step": step,
+        "detail": clean,
+        "prev_hash": prev_hash,
+        "hash": digest,
+    }
+
+
 def event_row(
     session: Session,
     *,
@@ -30,47 +70,30 @@ def event_row(
     The chain's head is read once per transaction and message, then kept in the
     session, so a step that writes several events pays for one query.
     """
-    prev_hash: str | None = None
-    seq = 1
+    head: tuple[int, str] | None = None
     heads: dict[str, tuple[int, str]] = session.info.setdefault(CHAIN_HEADS, {})
     if message_id is not None:
-        last = heads.get(message_id)
-        if last is None:
+        head = heads.get(message_id)
+        if head is None:
             last = session.execute(
                 sa.select(_EVENTS.c.seq, _EVENTS.c.hash)
                 .where(_EVENTS.c.message_id == message_id)
                 .order_by(_EVENTS.c.seq.desc())
                 .limit(1)
             ).first()
-        if last is not None:
-            seq, prev_hash = last[0] + 1, last[1]
-    clean = to_json_safe(detail or {})
-    at = utcnow()
-    digest = event_hash(
+            head = None if last is None else (last[0], last[1])
+    row = chained_row(
+        head,
         message_id=message_id,
-        seq=seq,
-        at=at,
-        trace_id=trace_id,
-        actor=actor,
         action=action,
+        actor=actor,
         step=step,
-        detail=clean,
-        prev_hash=prev_hash,
+        trace_id=trace_id,
+        detail=detail,
     )
     if message_id is not None:
-        heads[message_id] = (seq, digest)
-    return {
-        "message_id": message_id,
-        "seq": seq,
-        "at": at,
-        "trace_id": trace_id,
-        "actor": actor,
-        "action": action,
-        "step": step,
-        "detail": clean,
-        "prev_hash": prev_hash,
-        "hash": digest,
-    }
+        heads[message_id] = (row["seq"], row["hash"])
+    return row
 
 
 # With RETURNING, SQLAlchemy sends a batch of rows as one multi-row INSERT

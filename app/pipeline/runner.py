@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from app.audit import record
 from app.audit.record import head_columns, seed_chain_head
 from app.config import get_settings
-from app.db import autocommit_connection, session_scope
+from app.db import autocommit_connection, get_engine, session_scope
 from app.db.models import Delivery, Message, MessageState, utcnow
 from app.deadletter import Reason, dead_letter
 from app.delivery import idempotency_key, post_reply
@@ -29,7 +29,14 @@ from app.errors import (
 )
 from app.pipeline import steps
 from app.pipeline.parking import park
-from app.pipeline.transition import Change, StaleMessage, audit_attempts, commit_change
+from app.pipeline.transition import (
+    Change,
+    StaleMessage,
+    audit_attempts,
+    commit_at_once,
+    commit_change,
+    fits_one_statement,
+)
 from app.policy import Policy, load_policy
 from app.providers import Attempt, TierCallFailed
 
@@ -140,8 +147,17 @@ def commit_step(
     message: Message, *, step: str, change: Change, audit_head: tuple[int, str] | None
 ) -> None:
     """Commit the step, chaining its events onto the head read with the message; if
-    an event was appended since (a duplicate arriving, say), chain onto that one."""
+    an event was appended since (a duplicate arriving, say), chain onto that one.
+
+    On Postgres a step without extra rows commits in one statement; otherwise, and on
+    SQLite, in a transaction."""
     try:
+        if audit_head is not None and fits_one_statement(change, dialect=get_engine().dialect.name):
+            with autocommit_connection() as conn:
+                commit_at_once(
+                    conn, message=message, step=step, change=change, audit_head=audit_head
+                )
+            return
         with session_scope() as session:
             if audit_head is not None:
                 seed_chain_head(session, message.id, audit_head)

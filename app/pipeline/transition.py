@@ -3,18 +3,21 @@ guarded by the message's version so two workers can never both move it on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, SQLModel
 
-from app.audit import Actor, event_row, write_rows
-from app.db.models import Message, utcnow
+from app.audit import Actor, chained_row, event_row, write_rows
+from app.db.models import AuditEvent, Message, utcnow
 from app.providers.base import Attempt
 
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 class StaleMessage(Exception):
@@ -37,63 +40,49 @@ class Change:
         return sum((a.cost_usd for a in self.attempts), Decimal(0))
 
 
-def audit_attempts(
-    session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
-) -> None:
-    """Write the events of `attempt_rows`."""
-    rows = attempt_rows(session, message=message, step=step, attempts=attempts, actor=actor)
-    write_rows(session, rows)
-
-
-def attempt_rows(
-    session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
-) -> list[dict[str, Any]]:
+def attempt_events(attempts: list[Attempt]) -> list[tuple[str, dict[str, Any]]]:
     """One `model_call` event per attempt that called a model, and a `failover` event each
     time a failed or skipped model handed the call to one that was then called."""
-    rows: list[dict[str, Any]] = []
-
-    def add(action: str, detail: dict[str, Any]) -> None:
-        rows.append(
-            event_row(
-                session,
-                message_id=message.id,
-                action=action,
-                actor=actor,
-                step=step,
-                trace_id=message.trace_id,
-                detail=detail,
-            )
-        )
-
+    events: list[tuple[str, dict[str, Any]]] = []
     for i, attempt in enumerate(attempts):
         if attempt.status == "over_budget":
             model = f"{attempt.provider}:{attempt.model}"
-            add("budget", {"tier": attempt.tier, "model": model} | attempt.extra)
+            events.append(("budget", {"tier": attempt.tier, "model": model} | attempt.extra))
         elif attempt.status != "breaker_open":  # skipped, not called: no model_call
-            add("model_call", attempt.audit_detail())
+            events.append(("model_call", attempt.audit_detail()))
         nxt = attempts[i + 1] if i + 1 < len(attempts) else None
         if attempt.status != "ok" and nxt is not None and nxt.status != "breaker_open":
-            add(
-                "failover",
-                {
-                    "from": f"{attempt.provider}:{attempt.model}",
-                    "to": f"{nxt.provider}:{nxt.model}",
-                    "reason": attempt.status,
-                    "tier": attempt.tier,
-                    "to_tier": nxt.tier,
-                },
-            )
-    return rows
+            failover = {
+                "from": f"{attempt.provider}:{attempt.model}",
+                "to": f"{nxt.provider}:{nxt.model}",
+                "reason": attempt.status,
+                "tier": attempt.tier,
+                "to_tier": nxt.tier,
+            }
+            events.append(("failover", failover))
+    return events
 
 
-def commit_change(
-    session: Session, *, message: Message, step: str, change: Change, actor: Actor = "worker"
+def audit_attempts(
+    session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
 ) -> None:
-    """Apply `change` if the message is still at `message.version`.
+    """Write the events of `attempt_events` in the caller's transaction."""
+    rows = [
+        event_row(
+            session,
+            message_id=message.id,
+            action=action,
+            actor=actor,
+            step=step,
+            trace_id=message.trace_id,
+            detail=detail,
+        )
+        for action, detail in attempt_events(attempts)
+    ]
+    write_rows(session, rows)
 
-    Raises:
-        StaleMessage: someone else committed first.
-    """
+
+def _message_values(message: Message, change: Change) -> dict[str, Any]:
     values: dict[str, Any] = {
         **change.updates,
         "next_step": change.next_step,
@@ -103,29 +92,127 @@ def commit_change(
     }
     if change.attempts:
         values["cost_usd"] = _MESSAGES.c.cost_usd + change.cost_usd
+    return values
+
+
+def _moved(message: Message) -> Any:
+    return (_MESSAGES.c.id == message.id) & (_MESSAGES.c.version == message.version)
+
+
+def commit_change(
+    session: Session, *, message: Message, step: str, change: Change, actor: Actor = "worker"
+) -> None:
+    """Apply `change` in the session's transaction if the message is still at
+    `message.version`.
+
+    Raises:
+        StaleMessage: someone else committed first.
+    """
     result = session.execute(
-        sa.update(_MESSAGES)
-        .where(_MESSAGES.c.id == message.id, _MESSAGES.c.version == message.version)
-        .values(**values)
+        sa.update(_MESSAGES).where(_moved(message)).values(**_message_values(message, change))
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleMessage(message.id)
-    rows = attempt_rows(session, message=message, step=step, attempts=change.attempts, actor=actor)
-    for action, detail in change.events:
-        rows.append(
-            event_row(
-                session,
-                message_id=message.id,
-                action=action,
-                actor=actor,
-                step=step,
-                trace_id=message.trace_id,
-                detail=detail,
-            )
+    rows = [
+        event_row(
+            session,
+            message_id=message.id,
+            action=action,
+            actor=actor,
+            step=step,
+            trace_id=message.trace_id,
+            detail=detail,
         )
+        for action, detail in [*attempt_events(change.attempts), *change.events]
+    ]
     write_rows(session, rows)
     for statement in change.statements:
         session.execute(statement)
     if change.rows:
         session.add_all(change.rows)  # new rows, e.g. a review
         session.flush()
+
+
+def fits_one_statement(change: Change, *, dialect: str) -> bool:
+    """Whether `commit_at_once` can apply this change: on Postgres, with no new rows and
+    no extra statement but UPDATEs (which it runs only if the message moved)."""
+    return (
+        dialect == "postgresql"
+        and not change.rows
+        and all(isinstance(s, sa.Update) for s in change.statements)
+    )
+
+
+def commit_at_once(
+    conn: sa.Connection,
+    *,
+    message: Message,
+    step: str,
+    change: Change,
+    audit_head: tuple[int, str],
+    actor: Actor = "worker",
+) -> None:
+    """Apply `change` in ONE autocommit statement (one round trip instead of BEGIN,
+    UPDATE, INSERT and COMMIT): a data-modifying CTE updates the message if it is still
+    at `message.version` and, only when it did, inserts the step's audit events,
+    chained after `audit_head`, and runs the change's extra UPDATEs. Postgres runs the
+    statement atomically.
+
+    Raises:
+        StaleMessage: someone else committed first.
+        sqlalchemy.exc.IntegrityError: an event was appended after `audit_head`.
+    """
+    head: tuple[int, str] | None = audit_head
+    columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
+    for action, detail in [*attempt_events(change.attempts), *change.events]:
+        row = chained_row(
+            head,
+            message_id=message.id,
+            action=action,
+            actor=actor,
+            step=step,
+            trace_id=message.trace_id,
+            detail=detail,
+        )
+        head = (row["seq"], row["hash"])
+        row["detail"] = json.dumps(row["detail"])
+        for name in _EVENT_COLUMNS:
+            columns[name].append(row[name])
+    moved = (
+        sa.update(_MESSAGES)
+        .where(_moved(message))
+        .values(**_message_values(message, change))
+        .returning(_MESSAGES.c.id)
+        .cte("moved")
+    )
+    logged = sa.insert(_EVENTS).from_select(
+        ["message_id", *_EVENT_COLUMNS],
+        sa.select(moved.c.id, *_UNNESTED).select_from(moved).join(_UNNEST, sa.true()),
+    )
+    ctes = [logged.cte("logged")]
+    for i, extra in enumerate(change.statements):
+        assert isinstance(extra, sa.Update)
+        ctes.append(extra.where(sa.exists(sa.select(moved.c.id))).cte(f"extra_{i}"))
+    statement = sa.select(sa.func.count()).select_from(moved).add_cte(*ctes)
+    params = {f"e_{name}": values for name, values in columns.items()}
+    if conn.execute(statement, params).scalar_one() != 1:
+        raise StaleMessage(message.id)
+
+
+# The events of `commit_at_once` travel as one array per column, unnested into rows.
+_EVENT_COLUMNS = ("seq", "at", "trace_id", "actor", "action", "step", "detail", "prev_hash", "hash")
+_ARRAY_TYPES: dict[str, Any] = {"seq": sa.Integer(), "at": sa.DateTime(timezone=True)}
+_UNNEST = (
+    sa.func.unnest(
+        *(
+            sa.bindparam(f"e_{name}", type_=postgresql.ARRAY(_ARRAY_TYPES.get(name, sa.Text())))
+            for name in _EVENT_COLUMNS
+        )
+    )
+    .table_valued(*_EVENT_COLUMNS)
+    .render_derived(name="e")
+)
+_UNNESTED = [
+    sa.cast(_UNNEST.c[name], sa.JSON) if name == "detail" else _UNNEST.c[name]
+    for name in _EVENT_COLUMNS
+]

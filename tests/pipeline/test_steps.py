@@ -262,3 +262,35 @@ def test_an_event_appended_while_a_step_runs_is_chained_not_overwritten(
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert verify_chain(events) is None
     assert load(mid).next_step == "classify"
+
+
+def test_a_stale_commit_changes_nothing_not_even_its_extra_updates(
+    simulator: str, receiver: Any, open_window_policy: str
+) -> None:
+    """The one-statement commit runs a step's extra UPDATEs only if the message moved."""
+    import pytest
+
+    from app.pipeline.runner import commit_step, load_message
+    from app.pipeline.transition import Change, StaleMessage
+
+    mid = new_message()
+    for step in ("ingest", "classify", "draft", "check"):
+        assert execute(step, mid).kind == "advanced"
+    loaded = load_message(mid)
+    assert loaded is not None
+    assert execute("deliver", mid).kind == "advanced"  # the message moves on meanwhile
+    before = actions(mid)
+    late = Change(
+        next_step=None,
+        statements=[
+            sa.update(Delivery).where(Delivery.message_id == mid).values(status="failed")  # type: ignore[arg-type]
+        ],
+        events=[("sent", {"late": True})],
+    )
+    with pytest.raises(StaleMessage):
+        commit_step(loaded.message, step="deliver", change=late, audit_head=loaded.audit_head)
+    with session_scope() as session:
+        delivery = session.exec(select(Delivery).where(Delivery.message_id == mid)).one()
+    assert delivery.status == "sent"
+    assert actions(mid) == before
+    assert load(mid).state == "sent"
