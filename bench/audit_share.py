@@ -1,16 +1,25 @@
-"""The share of per-message step time spent writing audit rows, measured by timing
-`app.audit.record` while the steps run in this process."""
+"""The share of per-message step time spent on audit rows: the same messages run step by
+step in this process twice, once as they are and once with every step's audit events
+dropped, interleaved message by message; the difference is what the audit costs
+(building and hashing the rows, and inserting them as part of each step's commit)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import app.deadletter as deadletter
-from app.audit import record as original_record
+import psycopg
+import redis
+import sqlalchemy as sa
+
+from app.db import reset_engines, session_scope, skip_pre_ping
 from app.db.migrate import upgrade
-from app.pipeline import intake, parking, reconcile, runner, transition
+from app.db.models import AuditEvent
+from app.pipeline import runner, transition
 from app.pipeline.runner import execute
 from bench.keel_runs import seed, use_env
 from bench.stack import Stack
@@ -19,45 +28,103 @@ from bench.stack import Stack
 @dataclass
 class AuditShare:
     messages: int
-    events: int
-    audit_s: float
-    total_s: float
+    rows_per_message: float
+    with_audit_s: float
+    without_audit_s: float
+    postgres_statements: float = 0.0  # per message, in the steps themselves
+    redis_commands: float = 0.0  # per message, in the steps (not Celery's own)
+
+    @property
+    def audit_ms_per_message(self) -> float:
+        return 1000 * (self.with_audit_s - self.without_audit_s) / self.messages
 
     @property
     def share(self) -> float:
-        return self.audit_s / self.total_s
+        return (self.with_audit_s - self.without_audit_s) / self.with_audit_s
+
+
+@contextmanager
+def audit_dropped() -> Iterator[None]:
+    """Steps commit their state with no audit events (for this measurement only)."""
+    saved = (transition.attempt_events, runner.commit_at_once, runner.commit_change)
+
+    def at_once(conn: Any, *, change: transition.Change, **kw: Any) -> None:
+        saved[1](conn, change=dataclasses.replace(change, events=[]), **kw)
+
+    def in_session(session: Any, *, change: transition.Change, **kw: Any) -> None:
+        saved[2](session, change=dataclasses.replace(change, events=[]), **kw)
+
+    transition.attempt_events = lambda attempts: []
+    runner.commit_at_once = at_once
+    runner.commit_change = in_session
+    try:
+        yield
+    finally:
+        transition.attempt_events, runner.commit_at_once, runner.commit_change = saved
+
+
+@contextmanager
+def counted() -> Iterator[dict[str, int]]:
+    """Count the statements psycopg sends and the commands redis-py sends meanwhile."""
+    counts = {"postgres": 0, "redis": 0}
+    execute_sql, send_redis = (
+        psycopg.Cursor.execute,
+        redis.connection.Connection.send_packed_command,
+    )
+
+    def counting_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["postgres"] += 1
+        return execute_sql(self, *args, **kwargs)
+
+    def counting_send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["redis"] += 1
+        return send_redis(self, *args, **kwargs)
+
+    psycopg.Cursor.execute = counting_execute  # type: ignore[method-assign]
+    redis.connection.Connection.send_packed_command = counting_send  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        psycopg.Cursor.execute = execute_sql  # type: ignore[method-assign]
+        redis.connection.Connection.send_packed_command = send_redis  # type: ignore[method-assign]
+
+
+def _run(message_id: str) -> float:
+    started = time.perf_counter()
+    step: str | None = "ingest"
+    while step:
+        outcome = execute(step, message_id)
+        step = outcome.next_step if outcome.kind == "advanced" else None
+    return time.perf_counter() - started
 
 
 def measure_audit_share(stack: Stack, *, n: int) -> AuditShare:
     use_env(stack.env)
     upgrade()
-    ids = seed(n)
-    original = original_record
-    spent = {"s": 0.0, "n": 0}
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            spent["s"] += time.perf_counter() - started
-            spent["n"] += 1
-
-    modules = (transition, parking, reconcile, runner, intake, deadletter)
-    saved = {m: getattr(m, "record", None) for m in modules}
-    for module in modules:
-        if hasattr(module, "record"):
-            module.record = timed  # type: ignore[attr-defined]
-    try:
-        started = time.perf_counter()
-        for mid in ids:
-            step: str | None = "ingest"
-            while step:
-                outcome = execute(step, mid)
-                step = outcome.next_step if outcome.kind == "advanced" else None
-        total = time.perf_counter() - started
-    finally:
-        for module, fn in saved.items():
-            if fn is not None:
-                module.record = fn  # type: ignore[attr-defined]
-    return AuditShare(messages=n, events=int(spent["n"]), audit_s=spent["s"], total_s=total)
+    audited, dropped = seed(n), seed(n)  # the same texts twice: the same paths
+    skip_pre_ping()  # as in a worker
+    reset_engines()
+    warm_up = seed(20)
+    with counted() as counts:
+        for message_id in warm_up:
+            _run(message_id)
+    with_s = without_s = 0.0
+    for a, b in zip(audited, dropped, strict=True):
+        with_s += _run(a)
+        with audit_dropped():
+            without_s += _run(b)
+    with session_scope() as session:
+        events: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
+        rows = session.execute(
+            sa.select(sa.func.count()).where(
+                events.c.message_id.in_(audited), events.c.action != "received"
+            )
+        ).scalar_one()
+    return AuditShare(
+        messages=n,
+        rows_per_message=rows / n,
+        with_audit_s=with_s,
+        without_audit_s=without_s,
+        postgres_statements=counts["postgres"] / 20,
+        redis_commands=counts["redis"] / 20,
+    )

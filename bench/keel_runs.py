@@ -129,7 +129,7 @@ def run_baseline(
         "visibility_timeout": 3600,
         "global_keyprefix": f"{namespace}:",
     }
-    baseline.app._after_fork()  # type: ignore[attr-defined]
+    baseline.app._after_fork()
     counter = redis.Redis.from_url(REDIS_URL)
     cpu_before, machine_before = cpu_s(worker.pid), machine_busy_s()
     started = time.monotonic()

@@ -23,21 +23,24 @@ from bench.stack import fresh_database, keel_stack
 HERE = Path(__file__).resolve().parent
 
 MISSED = (
-    "Below the 0.5 target. The baseline's hops do nothing, and at zero latency both "
-    "runs are bound by the two cores: Keel used {keel:.0f} ms of machine CPU per message "
-    "against bare Celery's {base:.0f}. A message through Keel is five Celery hops plus "
-    "about 25 Postgres and 20 Redis round trips, two model calls through the official "
-    "SDKs and one signed webhook POST. Profiled with py-spy (`make profile`, next "
-    "section), the worker's time splits into the Postgres driver and SQLAlchemy, redis-py, "
-    "Celery's own per-task work (which the baseline pays too), and the SDKs' HTTP "
-    "clients; guardrails and the audit hash chain are a few percent. What would close "
-    "it: one round trip per step commit (a data-modifying CTE that updates the message "
-    "and inserts its audit rows in one autocommit statement, or psycopg's pipeline "
-    "mode) instead of BEGIN, UPDATE, INSERT, COMMIT; the crash counter and the queued "
-    "marker kept in the message row instead of Redis; and fewer hops (ingest merged "
-    "into classify, check into deliver), which the baseline would then lose too. At "
+    "Below the 0.5 target. The baseline's hops do nothing, and at zero latency Keel is "
+    "bound by the two cores: it used {keel:.0f} ms of machine CPU per message against "
+    "bare Celery's {base:.0f}. A message through Keel is five Celery hops plus, in its "
+    "steps, {pg:.0f} Postgres statements (per step one read of the message with its "
+    "audit chain's head, and one statement that commits the new state and the audit "
+    "rows), {redis:.0f} Redis commands for the breakers and the budget, two more per "
+    "step for the crash counter, two model calls through the official SDKs and one "
+    "signed webhook POST. On this machine a round trip costs more in system calls than "
+    "the work it carries: the profile (`make profile`, its own section) puts most of the "
+    "worker's CPU in the Postgres driver, redis-py and the HTTP clients, while "
+    "guardrails and the audit hash chain are a few percent. What would close the rest: "
+    "the crash counter kept in the message row (the read becomes an UPDATE ... "
+    "RETURNING, the commit resets it: two Redis round trips fewer per step); the "
+    "breaker's record and the budget's settle in one script; and fewer hops (ingest "
+    "merged into classify, check into deliver), which the baseline would lose too. At "
     "any real provider latency the gap closes (next table): the pipeline waits on "
-    "models, not on itself."
+    "models, not on itself. Runs on this shared two-core machine vary by 10-30% from "
+    "round to round, so the page gives every round."
 )
 
 
@@ -113,10 +116,7 @@ def main() -> None:
             f"Median ratio Keel / bare Celery: **{ratio:.2f}** (target 0.5).",
             "",
         ]
-        if ratio < 0.5:
-            keel_machine = statistics.median(k.machine_ms_per_message for _, k in rounds)
-            base_machine = statistics.median(b.machine_ms_per_message for b, _ in rounds)
-            lines += [MISSED.format(keel=keel_machine, base=base_machine), ""]
+        missed_at = len(lines) if ratio < 0.5 else None
         # 2. Concurrency at 1 s latency.
         with (
             fresh_database() as url,
@@ -170,16 +170,28 @@ def main() -> None:
             fresh_database() as url,
             keel_stack(latency_ms="0", workdir=workdir, database_url=url) as stack,
         ):
-            share = measure_audit_share(stack, n=200)
+            share = measure_audit_share(stack, n=300)
         lines += [
             "### Audit cost",
             "",
-            f"Over {share.messages} messages run step by step in one process: "
-            f"{share.audit_s * 1000 / share.messages:.2f} ms of "
-            f"{share.total_s * 1000 / share.messages:.2f} ms per message went to writing "
-            f"audit rows ({share.events} rows): **{share.share:.1%}** of step time.",
+            f"{share.messages} messages run step by step in one process, each twice, "
+            "interleaved: as they are, and with every step's audit events dropped. With "
+            f"audit ({share.rows_per_message:.1f} rows per message besides `received`): "
+            f"{share.with_audit_s * 1000 / share.messages:.2f} ms per message; without: "
+            f"{share.without_audit_s * 1000 / share.messages:.2f} ms. The audit costs "
+            f"{share.audit_ms_per_message:.2f} ms per message (building and hashing the "
+            "rows, inserting them in each step's commit statement): "
+            f"**{share.share:.1%}** of step time.",
             "",
         ]
+    if missed_at is not None:
+        why = MISSED.format(
+            keel=statistics.median(k.machine_ms_per_message for _, k in rounds),
+            base=statistics.median(b.machine_ms_per_message for b, _ in rounds),
+            pg=share.postgres_statements,
+            redis=share.redis_commands,
+        )
+        lines[missed_at:missed_at] = [why, ""]
     write_section(
         HERE.parent / "BENCHMARKS.md", "## Pipeline throughput, memory and audit cost", lines
     )

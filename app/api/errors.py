@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -56,6 +57,15 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
+async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+    # Postgres is down or restarting: nothing was stored; the client should retry.
+    response = error_response(
+        503, "database_unavailable", "the database is not answering; retry shortly"
+    )
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # A bug of ours, not the client's: say so without leaking internals.
     return error_response(500, "internal_error", "unexpected server error; it has been logged")
@@ -64,4 +74,6 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(sa.exc.OperationalError, _database_away)
+    app.add_exception_handler(sa.exc.InterfaceError, _database_away)
     app.add_exception_handler(Exception, _unhandled)

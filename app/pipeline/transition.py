@@ -178,10 +178,46 @@ def commit_at_once(
         row["detail"] = json.dumps(row["detail"])
         for name in _EVENT_COLUMNS:
             columns[name].append(row[name])
+    values = _message_values(message, change)
+    cost = values.pop("cost_usd", None)
+    params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
+    params |= {"m_id": message.id, "m_version": message.version}
+    params |= {f"e_{name}": column for name, column in columns.items()}
+    if cost is not None:
+        params["v_cost_usd"] = change.cost_usd
+    shape = (tuple(sorted(values)), cost is not None)
+    if change.statements:
+        statement = _commit_statement(*shape, extras=change.statements)
+    else:
+        cached = _statements.get(shape)
+        if cached is None:
+            cached = _statements[shape] = _commit_statement(*shape, extras=[])
+        statement = cached
+    if conn.execute(statement, params).scalar_one() != 1:
+        raise StaleMessage(message.id)
+
+
+# Built once per shape of update (its columns) and reused: SQLAlchemy then skips both
+# building the statement and computing its cache key.
+_statements: dict[tuple[tuple[str, ...], bool], sa.Select[int]] = {}
+
+
+def _commit_statement(
+    names: tuple[str, ...], add_cost: bool, *, extras: list[sa.Executable]
+) -> sa.Select[int]:
+    values: dict[str, Any] = {
+        name: sa.bindparam(f"v_{name}", type_=_MESSAGES.c[name].type) for name in names
+    }
+    if add_cost:
+        cost_type = _MESSAGES.c.cost_usd.type
+        values["cost_usd"] = _MESSAGES.c.cost_usd + sa.bindparam("v_cost_usd", type_=cost_type)
     moved = (
         sa.update(_MESSAGES)
-        .where(_moved(message))
-        .values(**_message_values(message, change))
+        .where(
+            _MESSAGES.c.id == sa.bindparam("m_id"),
+            _MESSAGES.c.version == sa.bindparam("m_version"),
+        )
+        .values(**values)
         .returning(_MESSAGES.c.id)
         .cte("moved")
     )
@@ -190,13 +226,10 @@ def commit_at_once(
         sa.select(moved.c.id, *_UNNESTED).select_from(moved).join(_UNNEST, sa.true()),
     )
     ctes = [logged.cte("logged")]
-    for i, extra in enumerate(change.statements):
+    for i, extra in enumerate(extras):
         assert isinstance(extra, sa.Update)
         ctes.append(extra.where(sa.exists(sa.select(moved.c.id))).cte(f"extra_{i}"))
-    statement = sa.select(sa.func.count()).select_from(moved).add_cte(*ctes)
-    params = {f"e_{name}": values for name, values in columns.items()}
-    if conn.execute(statement, params).scalar_one() != 1:
-        raise StaleMessage(message.id)
+    return sa.select(sa.func.count()).select_from(moved).add_cte(*ctes)
 
 
 # The events of `commit_at_once` travel as one array per column, unnested into rows.

@@ -250,3 +250,17 @@ def test_readiness_fails_when_redis_does_not_answer(
 def test_a_wrong_method_gets_a_json_405(client: TestClient) -> None:
     response = client.delete("/v1/messages/abc", headers=AUTH)
     assert_error(response, 405, "method_not_allowed")
+
+
+def test_a_database_that_does_not_answer_gets_503_with_retry_after(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.config import reset_settings
+    from app.db import reset_engines
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/keel")
+    reset_settings()
+    reset_engines()
+    response = client.post("/v1/messages", json=body(), headers=AUTH)
+    assert_error(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "2"
