@@ -36,6 +36,9 @@ EXTRA_FIELDS = (
     "retry_in_s",
 )
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# The HTTP clients under the SDKs and the webhook log every request at INFO, URL
+# included (a webhook URL may carry a token). Model calls are audited instead.
+_QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 _component: str | None = None
 
@@ -137,4 +140,6 @@ def setup_logging(component: str | None, level: int | str = logging.INFO) -> log
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers = []
         uvicorn_logger.propagate = True
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler

@@ -153,3 +153,5 @@ def test_a_worker_logs_each_step_as_json_with_message_id_and_outcome_and_no_text
     # And neither the customer's words, nor who they are, nor the reply are in the log
     for secret in (TEXT, "Berenjena", CONTACT_ID, reply[:40]):
         assert secret not in text, secret
+    # nor a line per HTTP request with its URL (the model calls are audited instead)
+    assert "HTTP Request" not in text and simulator not in text
