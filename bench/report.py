@@ -15,5 +15,5 @@ def write_section(path: Path, heading: str, lines: list[str]) -> None:
         text = text.rstrip() + "\n\n" + body
     else:
         end = text.find("\n## ", start + len(heading))
-        text = text[:start] + body + (text[end + 1 :] if end >= 0 else "")
+        text = text[:start] + body + ("\n" + text[end + 1 :] if end >= 0 else "")
     path.write_text(text, "utf-8")
