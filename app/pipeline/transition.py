@@ -67,6 +67,18 @@ def audit_attempts(
     session: Session, *, message: Message, step: str, attempts: list[Attempt], actor: Actor
 ) -> None:
     """Write the events of `attempt_events` in the caller's transaction."""
+    _write_events(session, message, step=step, actor=actor, events=attempt_events(attempts))
+
+
+def _write_events(
+    session: Session,
+    message: Message,
+    *,
+    step: str,
+    actor: Actor,
+    events: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Chain `events` onto the message's audit trail in the caller's transaction."""
     rows = [
         event_row(
             session,
@@ -77,7 +89,7 @@ def audit_attempts(
             trace_id=message.trace_id,
             detail=detail,
         )
-        for action, detail in attempt_events(attempts)
+        for action, detail in events
     ]
     write_rows(session, rows)
 
@@ -95,10 +107,6 @@ def _message_values(message: Message, change: Change) -> dict[str, Any]:
     return values
 
 
-def _moved(message: Message) -> Any:
-    return (_MESSAGES.c.id == message.id) & (_MESSAGES.c.version == message.version)
-
-
 def commit_change(
     session: Session, *, message: Message, step: str, change: Change, actor: Actor = "worker"
 ) -> None:
@@ -109,23 +117,14 @@ def commit_change(
         StaleMessage: someone else committed first.
     """
     result = session.execute(
-        sa.update(_MESSAGES).where(_moved(message)).values(**_message_values(message, change))
+        sa.update(_MESSAGES)
+        .where(_MESSAGES.c.id == message.id, _MESSAGES.c.version == message.version)
+        .values(**_message_values(message, change))
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleMessage(message.id)
-    rows = [
-        event_row(
-            session,
-            message_id=message.id,
-            action=action,
-            actor=actor,
-            step=step,
-            trace_id=message.trace_id,
-            detail=detail,
-        )
-        for action, detail in [*attempt_events(change.attempts), *change.events]
-    ]
-    write_rows(session, rows)
+    events = [*attempt_events(change.attempts), *change.events]
+    _write_events(session, message, step=step, actor=actor, events=events)
     for statement in change.statements:
         session.execute(statement)
     if change.rows:
