@@ -31,6 +31,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/tools/test_deps.py
 
 # Keel against bare Celery on the local Redis and Postgres; rewrites BENCHMARKS.md.
 bench: install services

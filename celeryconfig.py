@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from kombu import Queue
 
+from app.broker.queues import ALL_QUEUES, DEFAULT_QUEUE, DEFAULT_STEP_QUEUE, MAINTENANCE_QUEUE
 from app.config import get_settings
-from app.pipeline.enqueue import ALL_QUEUES
 
 _settings = get_settings()
 
@@ -49,17 +49,13 @@ worker_soft_shutdown_timeout = 20.0
 worker_enable_soft_shutdown_on_idle = True
 
 task_queues = [Queue(name) for name in ALL_QUEUES]
-task_default_queue = "keel.ingest"
+task_default_queue = DEFAULT_QUEUE
+# The beat tasks; each pipeline step is `keel.<step>`.
+MAINTENANCE_TASKS = ("keel.release_scheduled", "keel.drain_parked", "keel.reconcile")
 # Where each task goes unless the sender names a queue (draft names its tier's queue).
 task_routes = {
-    "keel.ingest": {"queue": "keel.ingest"},
-    "keel.classify": {"queue": "keel.fast"},
-    "keel.draft": {"queue": "keel.standard"},
-    "keel.check": {"queue": "keel.deliver"},
-    "keel.deliver": {"queue": "keel.deliver"},
-    "keel.release_scheduled": {"queue": "keel.maintenance"},
-    "keel.drain_parked": {"queue": "keel.maintenance"},
-    "keel.reconcile": {"queue": "keel.maintenance"},
+    **{step.task_name: {"queue": queue} for step, queue in DEFAULT_STEP_QUEUE.items()},
+    **{name: {"queue": MAINTENANCE_QUEUE} for name in MAINTENANCE_TASKS},
 }
 task_create_missing_queues = False
 
@@ -74,16 +70,16 @@ beat_schedule = {
     "keel.release_scheduled": {
         "task": "keel.release_scheduled",
         "schedule": 15.0,
-        "options": {"queue": "keel.maintenance", "expires": 14},
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": 14},
     },
     "keel.drain_parked": {
         "task": "keel.drain_parked",
         "schedule": 1.0,
-        "options": {"queue": "keel.maintenance", "expires": 2},
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": 2},
     },
     "keel.reconcile": {
         "task": "keel.reconcile",
         "schedule": 15.0,
-        "options": {"queue": "keel.maintenance", "expires": 14},
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": 14},
     },
 }

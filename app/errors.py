@@ -97,3 +97,7 @@ class DeliveryRetryable(DeliveryError, TransientError):
 
 class DeliveryRejected(DeliveryError, PermanentError):
     """Raised when the webhook answers another 4xx (dead-letter `delivery_rejected`)."""
+
+
+class DatabaseUnavailable(TransientError):
+    """Raised when the database does not answer; the step is tried again shortly."""

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 import redis
 from sqlmodel import col, func, select
 
+from app.broker import enqueue_many
 from app.config import reset_settings
 from app.db import reset_engines, session_scope
 from app.db.migrate import upgrade
 from app.db.models import Message
 from app.demo.run import load_inbox
-from app.pipeline.enqueue import enqueue_many
 from app.pipeline.intake import accept_message
-from app.pipeline.runner import current_policy
 from app.pipeline.schemas import MessageIn
+from app.policy import get_policy
 from app.providers import reset_clients
 from app.state import reset_redis
 from bench.stack import REDIS_URL, Stack, cpu_s, machine_busy_s, rss_mb
@@ -54,7 +54,7 @@ def use_env(env: dict[str, str]) -> None:
     reset_engines()
     reset_clients()
     reset_redis()
-    from tasks import refresh_broker
+    from app.broker import refresh_broker
 
     refresh_broker()
 
@@ -89,7 +89,7 @@ def run_keel(
     upgrade()
     ids = seed(n)
     worker = stack.start_worker(pool=pool, concurrency=concurrency)
-    policy = current_policy()
+    policy = get_policy()
     cpu_before, machine_before = cpu_s(worker.pid), machine_busy_s()
     started = time.monotonic()
     enqueue_many((("ingest", mid, None) for mid in ids), policy=policy)

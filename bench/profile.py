@@ -80,9 +80,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(__file__).parents[1] / ".venv/bin/py-spy")
+    from app.broker import enqueue_many
     from app.db.migrate import upgrade
-    from app.pipeline.enqueue import enqueue_many
-    from app.pipeline.runner import current_policy
+    from app.policy import get_policy
 
     with tempfile.TemporaryDirectory(prefix="keel-profile-") as tmp:
         workdir = Path(tmp)
@@ -94,7 +94,7 @@ def main() -> None:
             upgrade()
             ids = seed(args.messages)
             worker = stack.start_worker(pool="prefork", concurrency=args.concurrency)
-            enqueue_many((("ingest", mid, None) for mid in ids), policy=current_policy())
+            enqueue_many((("ingest", mid, None) for mid in ids), policy=get_policy())
             time.sleep(3)  # past the start-up
             children = [pid for pid in tree(worker.pid) if pid != worker.pid]
             outputs = [workdir / f"spy-{pid}.txt" for pid in children]

@@ -97,7 +97,7 @@ class Stack:
         self, *, app: str = "tasks", queues: str | None = None, pool: str, concurrency: int,
         extra_env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:  # fmt: skip
-        from app.pipeline.enqueue import ALL_QUEUES
+        from app.broker import ALL_QUEUES
 
         argv = procs.python_argv(
             "-m", "celery", "-A", app, "worker", "-Q", queues or ",".join(ALL_QUEUES),

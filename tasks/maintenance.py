@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.pipeline.parking import drain
 from app.pipeline.reconcile import reconcile as reconcile_stalled
-from app.pipeline.runner import current_policy
 from app.pipeline.scheduled import release_due
+from app.policy import get_policy
 from tasks import app
 
 DRAIN_INTERVAL_S = 1.0
@@ -20,11 +20,11 @@ def release_scheduled() -> int:
 @app.task(name="keel.drain_parked")
 def drain_parked() -> dict[str, int]:
     """Probe tiers with parked messages; drain those that answer, oldest first."""
-    result = drain(policy=current_policy(), interval_s=DRAIN_INTERVAL_S)
+    result = drain(policy=get_policy(), interval_s=DRAIN_INTERVAL_S)
     return {**result.drained, "expired": result.expired}
 
 
 @app.task(name="keel.reconcile")
 def reconcile() -> int:
     """Re-enqueue messages with no progress and no queued task (lost queues, dead workers)."""
-    return reconcile_stalled(policy=current_policy())
+    return reconcile_stalled(policy=get_policy())

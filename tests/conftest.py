@@ -85,7 +85,7 @@ def _apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     reset_settings()
     reset_engines()
     reset_clients()
-    from tasks import refresh_broker
+    from app.broker import refresh_broker
 
     refresh_broker()
 

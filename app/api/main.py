@@ -14,7 +14,7 @@ from app.api.routes import router
 from app.config import get_settings
 from app.errors import ConfigError
 from app.observability import init_sentry, setup_logging
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 
@@ -50,7 +50,7 @@ class _LazyApp:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self._app is None:
             try:
-                current_policy()
+                get_policy()
                 self._app = create_app()
             except ConfigError as exc:
                 if scope["type"] == "lifespan":

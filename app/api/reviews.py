@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.deps import SessionDep
 from app.api.errors import error_response
-from app.pipeline.runner import current_policy
 from app.pipeline.schemas import MAX_TEXT_CHARS
+from app.policy import get_policy
 from app.review import (
     Decision,
     EditBlocked,
@@ -101,7 +101,7 @@ def post_approve(review_id: int, body: Annotated[ApproveIn | None, Body()] = Non
     try:
         return approve(
             review_id=review_id,
-            policy=current_policy(),
+            policy=get_policy(),
             text=data.text,
             override=data.override,
             reviewer=data.reviewer,

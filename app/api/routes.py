@@ -9,26 +9,22 @@ import redis
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 
 from app.api.deps import SessionDep
-from app.api.errors import error_response
 from app.api.models import Accepted, BatchAccepted, Health, MessagePublic
 from app.audit import timeline
+from app.broker import enqueue_many
 from app.config import get_settings
 from app.db import session_scope
 from app.db.models import Message
-from app.pipeline.enqueue import enqueue_many
+from app.lifecycle import Step
 from app.pipeline.intake import accept_message
-from app.pipeline.runner import current_policy
-from app.pipeline.schemas import MessageIn
+from app.pipeline.schemas import BatchIn, MessageIn, MessageList
+from app.policy import get_policy
 
 log = logging.getLogger("keel.api")
 router = APIRouter()
-
-_batch_adapter = TypeAdapter(list[MessageIn])
-MAX_BATCH = 500
 
 
 def _enqueue_ingest(ids: list[str]) -> None:
@@ -37,7 +33,7 @@ def _enqueue_ingest(ids: list[str]) -> None:
     if not ids:
         return
     try:
-        enqueue_many((("ingest", mid, None) for mid in ids), policy=current_policy())
+        enqueue_many(((Step.ingest, mid, None) for mid in ids), policy=get_policy())
     except (redis.RedisError, OSError) as exc:
         log.warning("enqueue failed; left for the reconciler", extra={"error": type(exc).__name__})
 
@@ -62,21 +58,9 @@ def post_message(message_in: MessageIn, response: Response) -> Accepted:
 @router.post(
     "/v1/messages:batch", status_code=status.HTTP_202_ACCEPTED, response_model=BatchAccepted
 )
-def post_batch(payload: Annotated[Any, Body()]) -> Any:
-    """Accept up to 500 messages, as a JSON array or `{"messages": [...]}`."""
-    items = payload.get("messages") if isinstance(payload, dict) else payload
-    if isinstance(payload, dict) and set(payload) != {"messages"}:
-        return error_response(422, "validation_error", 'body: expected {"messages": [...]}')
-    if not isinstance(items, list) or not items:
-        return error_response(422, "validation_error", "messages: a non-empty list is required")
-    if len(items) > MAX_BATCH:
-        return error_response(422, "validation_error", f"messages: at most {MAX_BATCH} per batch")
-    try:
-        parsed = _batch_adapter.validate_python(items)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return error_response(422, "validation_error", f"messages.{where}: {first['msg']}")
+def post_batch(payload: Annotated[BatchIn | MessageList, Body()]) -> Any:
+    """Accept up to 500 messages, as `{"messages": [...]}` or a bare JSON array."""
+    parsed = payload.messages if isinstance(payload, BatchIn) else payload
     results: list[Accepted] = []
     new_ids: list[str] = []
     with session_scope() as session:

@@ -168,10 +168,3 @@ def timeline(session: Session, message_id: str) -> list[AuditEvent]:
             .order_by(col(AuditEvent.seq))
         ).all()
     )
-
-
-def count_by_action(session: Session) -> dict[str, int]:
-    rows = session.exec(
-        select(AuditEvent.action, sa.func.count()).group_by(AuditEvent.action)
-    ).all()
-    return {action: int(n) for action, n in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from app.audit.verify import verify_all
-from app.cli.output import console, print_json
+from app.console import console, print_json
 
 group = typer.Typer(help="The audit record.", no_args_is_help=True)
 

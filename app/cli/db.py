@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli.output import console
+from app.console import console
 from app.db import migrate
 
 group = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)

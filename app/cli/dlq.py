@@ -9,8 +9,8 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from app.cli.output import console, err_console, print_json
 from app.cli.timearg import optional_time, parse_time
+from app.console import console, err_console, print_json
 from app.db.models import DeadLetter
 from app.deadletter.replay import (
     DeadLetterFilter,
@@ -21,7 +21,7 @@ from app.deadletter.replay import (
 from app.deadletter.replay import (
     purge as purge_entries,
 )
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 
 group = typer.Typer(help="Dead letters: list, show, replay, purge.", no_args_is_help=True)
 
@@ -119,7 +119,7 @@ def replay(
         outcomes["would_replay"] = sum(1 for e in entries if e.replayed_at is None)
         outcomes["already_replayed"] = sum(1 for e in entries if e.replayed_at is not None)
     else:
-        policy = current_policy()
+        policy = get_policy()
         interval_s = 1.0 / rate if rate > 0 else 0.0
         with Progress(console=err_console, transient=True, disable=as_json) as progress:
             bar = progress.add_task("replaying", total=len(entries))

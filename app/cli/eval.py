@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.cli.output import console, err_console, print_json
+from app.console import console, err_console, print_json
 from app.evaluation import (
     DatasetError,
     EvalReport,
@@ -18,7 +18,7 @@ from app.evaluation import (
     sample,
     score,
 )
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 
 
 def _pct(value: float | None) -> str:
@@ -94,7 +94,7 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Run the real classify path over a labeled set: accuracy per language and label."""
-    policy = current_policy()
+    policy = get_policy()
     if local_model is not None:
         routing = policy.routing.model_copy(update={"local_model": str(local_model)})
         policy = policy.model_copy(update={"routing": routing})

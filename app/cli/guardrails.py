@@ -15,10 +15,10 @@ from typing import Any
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.cli.output import err_console, print_json
+from app.console import err_console, print_json
 from app.guardrails import Verdict, blocked, check_draft, check_input, send_window_verdict
-from app.pipeline.runner import current_policy
 from app.pipeline.schemas import MessageIn
+from app.policy import get_policy
 
 
 class CheckIn(BaseModel):
@@ -47,7 +47,7 @@ def check() -> None:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err_console.print(f"unreadable input: {first}")
         raise typer.Exit(2) from exc
-    policy = current_policy()
+    policy = get_policy()
     message = data.message
     now = data.now or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:

@@ -9,12 +9,12 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress
 
-from app.cli.output import console, err_console, print_json
+from app.broker import enqueue_many
+from app.console import console, err_console, print_json
 from app.db import session_scope
-from app.pipeline.enqueue import enqueue_many
 from app.pipeline.intake import accept_message
-from app.pipeline.runner import current_policy
 from app.pipeline.schemas import MessageIn
+from app.policy import get_policy
 
 
 def ingest(
@@ -24,7 +24,7 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Accept every valid line as the API would; refused lines are listed with why."""
-    policy = current_policy()
+    policy = get_policy()
     lines = file.read_text(encoding="utf-8").splitlines()
     accepted = duplicates = 0
     refused: list[dict[str, object]] = []

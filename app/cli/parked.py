@@ -7,9 +7,9 @@ import time
 import typer
 from rich.table import Table
 
-from app.cli.output import console, print_json
+from app.broker import enqueue_many
+from app.console import console, print_json
 from app.db.models import utcnow
-from app.pipeline.enqueue import enqueue_many
 from app.pipeline.parking import oldest_parked, unpark
 
 group = typer.Typer(help="Messages parked by outages.", no_args_is_help=True)
@@ -60,9 +60,9 @@ def drain(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Release parked messages now, oldest first, without waiting for a probe."""
-    from app.pipeline.runner import current_policy
+    from app.policy import get_policy
 
-    policy = current_policy()
+    policy = get_policy()
     drained = 0
     batch_size = max(1, int(rate))
     while limit is None or drained < limit:

@@ -7,14 +7,14 @@ import time
 import typer
 from rich.table import Table
 
-from app.cli.output import console, print_json
-from app.pipeline.runner import current_policy
+from app.console import console, print_json
+from app.policy import get_policy
 from app.providers.health import breaker_for
 
 
 def providers(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every model of every tier: breaker state, calls and failures in the window."""
-    policy = current_policy()
+    policy = get_policy()
     now = time.time()
     rows = []
     for tier_name, tier in policy.tiers.items():

@@ -6,9 +6,9 @@ import typer
 from rich.columns import Columns
 from rich.table import Table
 
-from app.cli.output import console, print_json
+from app.console import console, print_json
 from app.db import session_scope, utcnow
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from app.reporting import Report, build_report, parse_since
 from app.reporting.latency import Latency
 
@@ -94,7 +94,7 @@ def report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from exc
     with session_scope() as session:
-        r = build_report(session, policy=current_policy(), since=start)
+        r = build_report(session, policy=get_policy(), since=start)
     if as_json:
         print_json(r.as_dict())
     else:

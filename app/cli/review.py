@@ -7,9 +7,9 @@ import getpass
 import typer
 from rich.table import Table
 
-from app.cli.output import console, err_console, print_json
+from app.console import console, err_console, print_json
 from app.db import session_scope
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from app.review import (
     EditBlocked,
     NothingToSend,
@@ -85,7 +85,7 @@ def approve_(
     try:
         decision = approve(
             review_id=review_id,
-            policy=current_policy(),
+            policy=get_policy(),
             text=text,
             override=override,
             reviewer=_who(reviewer),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from app.cli.output import console
+from app.console import console
 
 
 def simulator(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from app.cli.output import console, err_console, print_json
+from app.console import console, err_console, print_json
 from app.evaluation import DatasetError, read_label_map, read_labeled
 from app.localtier import TrainingDataError, save_model
 

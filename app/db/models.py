@@ -195,7 +195,6 @@ class DeadLetter(SQLModel, table=True):
     step: str | None = Field(default=None, max_length=16)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=1000)
-    payload: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON))
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )

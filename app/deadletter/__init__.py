@@ -9,7 +9,8 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from app.audit import Actor, record
-from app.db.models import DeadLetter, Message, MessageState, utcnow
+from app.db.models import DeadLetter, Message, MessageState
+from app.lifecycle import move
 
 
 class Reason(StrEnum):
@@ -30,8 +31,11 @@ def dead_letter(
     step: str | None,
     error: str | None,
     actor: Actor = "worker",
-) -> DeadLetter:
-    """Move a message to `dead` and record why, in the caller's transaction."""
+) -> DeadLetter | None:
+    """Move a message to `dead` and record why, in the caller's transaction; None (and
+    nothing written) when the message moved on since it was read."""
+    if not move(session, message, to=MessageState.dead):
+        return None
     entry = DeadLetter(
         message_id=message.id,
         reason=reason,
@@ -40,9 +44,6 @@ def dead_letter(
         last_error=(error or "")[:1000] or None,
     )
     session.add(entry)
-    message.state = MessageState.dead
-    message.updated_at = utcnow()
-    session.add(message)
     record(
         session,
         message_id=message.id,

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.audit import Actor, record
+from app.broker import enqueue
 from app.db import session_scope
 from app.db.models import DeadLetter, Message, MessageState, utcnow
-from app.pipeline.enqueue import enqueue
-from app.pipeline.parking import RESUME_STATE
+from app.lifecycle import move, resume_state
 from app.policy import Policy
 
 
@@ -75,25 +75,18 @@ def replay_one(entry: DeadLetter, *, policy: Policy, actor: Actor = "cli") -> st
         if message is None:
             session.rollback()
             return "missing"
-        moved = session.execute(
-            sa.update(Message)
-            .where(
-                col(Message.id) == message.id,
-                col(Message.version) == message.version,
-                col(Message.state) == MessageState.dead,
-            )
-            .values(
-                state=RESUME_STATE.get(step, MessageState.received),
-                next_step=step,
-                step_attempts=0,
-                parked_at=None,
-                parked_tier=None,
-                park_reason=None,
-                version=message.version + 1,
-                updated_at=utcnow(),
-            )
+        moved = move(
+            session,
+            message,
+            expect=MessageState.dead,
+            to=resume_state(step),
+            next_step=step,
+            step_attempts=0,
+            parked_at=None,
+            parked_tier=None,
+            park_reason=None,
         )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if not moved:
             session.rollback()
             return "not_dead"
         record(

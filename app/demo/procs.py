@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from app.pipeline.enqueue import ALL_QUEUES
+from app.broker import ALL_QUEUES
 
 
 def free_port() -> int:

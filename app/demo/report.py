@@ -6,12 +6,14 @@ from collections import Counter
 
 from rich.table import Table
 
-from app.cli.output import console
-from app.cli.trace import trace
+from app.audit import timeline
+from app.console import console
 from app.db import session_scope
+from app.db.models import Message
 from app.demo.receiver import WebhookReceiver
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from app.reporting import build_report
+from app.reporting.trace import print_trace
 
 
 def _table(title: str, rows: dict[str, int]) -> Table:
@@ -29,7 +31,7 @@ def print_summary(
     *, receiver: WebhookReceiver, elapsed_s: float, messages: int, sample_id: str | None
 ) -> None:
     with session_scope() as session:
-        s = build_report(session, policy=current_policy())
+        s = build_report(session, policy=get_policy())
     calls: Counter[str] = Counter()
     for group in s.calls:
         calls[f"{group.tier}:{group.provider}:{group.status}"] += group.calls
@@ -66,4 +68,8 @@ def print_summary(
     )
     if sample_id:
         console.rule(f"[bold]keel trace {sample_id}")
-        trace(sample_id, as_json=False)
+        with session_scope() as session:
+            message = session.get(Message, sample_id)
+            events = timeline(session, sample_id)
+        if message is not None:
+            print_trace(console, message, events)

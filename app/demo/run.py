@@ -17,8 +17,8 @@ import httpx
 from rich.progress import Progress
 from sqlmodel import col, func, select
 
-from app.cli.output import console
 from app.config import reset_settings
+from app.console import console
 from app.db import reset_engines, session_scope
 from app.db.migrate import upgrade
 from app.db.models import Message
@@ -120,7 +120,7 @@ def _open_window_policy(workdir: Path) -> Path:
 
 
 def _refresh_broker() -> None:
-    from tasks import refresh_broker
+    from app.broker import refresh_broker
 
     refresh_broker()
 

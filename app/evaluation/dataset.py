@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -159,8 +159,3 @@ def sample(
         return list(examples)
     keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
     return [examples[i] for i in keep]
-
-
-def labels_outside(examples: Iterable[LabeledExample], intents: Sequence[str]) -> set[str]:
-    """Labels a classifier limited to `intents` can never get right."""
-    return {e.label for e in examples} - set(intents)

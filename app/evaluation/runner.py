@@ -1,7 +1,7 @@
 """Running the real classify path over labeled examples, a few at a time.
 
-Each example goes where a message would: to the local tier first when the policy
-configures one (and `use_local` allows), else through `call_tier` on the policy's
+Each example goes through the classify step's own `classify_text`: to the local tier
+first when the policy configures one (and `use_local` allows), else to the policy's
 classify tier with the production prompt and parser, so providers, failover and prices
 are the configured ones. Nothing is written to the database.
 """
@@ -15,10 +15,9 @@ from decimal import Decimal
 
 from app.evaluation.dataset import LabeledExample
 from app.evaluation.metrics import Prediction
-from app.localtier import classify_locally
-from app.pipeline import prompts
+from app.pipeline.classification import classify_text
 from app.policy import Policy
-from app.providers import TierCallFailed, call_tier
+from app.providers import TierCallFailed
 
 
 def classify_example(
@@ -26,28 +25,9 @@ def classify_example(
 ) -> Prediction:
     """One example through the classify path; a tier whose every model failed is a miss."""
     started = time.perf_counter()
-    local = classify_locally(policy=policy, text=example.text) if use_local else None
-    if local is not None:
-        return Prediction(
-            label=example.label,
-            language=example.language,
-            predicted=local.intent,
-            confidence=local.confidence,
-            tier="local",
-            provider="local",
-            model=local.model_name,
-            cost_usd=Decimal(0),
-            latency_ms=(time.perf_counter() - started) * 1000,
-        )
-    tier = policy.routing.classify_tier
     try:
-        result = call_tier(
-            policy=policy,
-            tier=tier,
-            prompt=prompts.classify_prompt(policy=policy, text=example.text),
-            task="classify",
-            message_id=f"eval-{index}",
-            parse=lambda raw: prompts.parse_classification(raw, intents=policy.routing.intents),
+        found = classify_text(
+            example.text, policy=policy, message_id=f"eval-{index}", use_local=use_local
         )
     except TierCallFailed as exc:
         return Prediction(
@@ -55,23 +35,22 @@ def classify_example(
             language=example.language,
             predicted=None,
             confidence=None,
-            tier=tier,
+            tier=policy.routing.classify_tier,
             provider=None,
             model=None,
             cost_usd=sum((a.cost_usd for a in exc.attempts), Decimal(0)),
             latency_ms=(time.perf_counter() - started) * 1000,
             error=",".join(sorted({a.status for a in exc.attempts})) or "failed",
         )
-    intent, _, confidence = result.value
     return Prediction(
         label=example.label,
         language=example.language,
-        predicted=intent,
-        confidence=confidence,
-        tier=result.attempts[-1].tier if result.attempts else tier,
-        provider=result.provider,
-        model=result.model,
-        cost_usd=sum((a.cost_usd for a in result.attempts), Decimal(0)),
+        predicted=found.intent,
+        confidence=found.confidence,
+        tier=found.answered_tier,
+        provider=found.provider,
+        model=found.model,
+        cost_usd=found.cost_usd,
         latency_ms=(time.perf_counter() - started) * 1000,
     )
 

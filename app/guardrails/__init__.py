@@ -20,12 +20,14 @@ from app.guardrails.links import check_links
 from app.guardrails.offers import check_offers
 from app.guardrails.prices import check_prices
 from app.guardrails.promises import check_promises
+from app.guardrails.reply import ReplyEvaluation, evaluate_reply
 from app.guardrails.verdict import Verdict, blocked
 from app.guardrails.window import send_window_verdict
 
 __all__ = [
     "CHECKS",
     "InputReport",
+    "ReplyEvaluation",
     "Verdict",
     "blocked",
     "check_contact_data",
@@ -39,5 +41,6 @@ __all__ = [
     "check_offers",
     "check_prices",
     "check_promises",
+    "evaluate_reply",
     "send_window_verdict",
 ]

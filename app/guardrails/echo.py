@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
+from app import prompts
 from app.guardrails.text import fold
 from app.guardrails.verdict import Verdict
-from app.pipeline import prompts
 from app.policy.models import Policy
 
 CHECK = "prompt_echo"

@@ -23,10 +23,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlmodel import col
 
+from app.broker import ALL_QUEUES
 from app.config import get_settings
 from app.db import session_scope
 from app.db.models import AuditEvent, DeadLetter, Message, MessageState
-from app.pipeline.enqueue import ALL_QUEUES
 from app.state import Keys, get_redis
 
 WINDOW = dt.timedelta(hours=1)

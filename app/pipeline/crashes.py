@@ -5,7 +5,7 @@ is dead-lettered `poison` instead of killing workers forever."""
 
 from __future__ import annotations
 
-from app.pipeline.enqueue import QUEUED_MARKER_TTL_S
+from app.broker import QUEUED_MARKER_TTL_S
 from app.state import get_redis, keys, script
 
 COUNTER_TTL_S = 86_400

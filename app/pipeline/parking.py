@@ -11,27 +11,18 @@ import math
 from dataclasses import dataclass, field
 from typing import cast
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.audit import Actor, record
+from app.broker import enqueue_many
 from app.db import session_scope
 from app.db.models import Message, MessageState, utcnow
 from app.deadletter import Reason, dead_letter
-from app.pipeline.enqueue import enqueue_many
+from app.lifecycle import Step, move, resume_state
 from app.policy import Policy, TierName
+from app.providers import budget
 from app.providers.chain import probe_tier
-from app.routing import budget
 from app.state import get_redis, keys
-
-# The state a message returns to when it leaves the parking lot, by its next step.
-RESUME_STATE = {
-    "ingest": MessageState.received,
-    "classify": MessageState.received,
-    "draft": MessageState.classified,
-    "check": MessageState.drafted,
-    "deliver": MessageState.drafted,
-}
 
 
 @dataclass
@@ -45,22 +36,20 @@ def park(*, message_id: str, version: int, tier: str, reason: str, step: str) ->
     """Park a message that is still at `version`; False when it moved on meanwhile."""
     now = utcnow()
     with session_scope() as session:
-        result = session.execute(
-            sa.update(Message)
-            .where(col(Message.id) == message_id, col(Message.version) == version)
-            .values(
-                state=MessageState.parked,
-                parked_tier=tier,
-                park_reason=reason[:200],
-                parked_at=sa.func.coalesce(Message.parked_at, now),
-                version=version + 1,
-                updated_at=now,
-            )
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return False
         message = session.get(Message, message_id)
-        assert message is not None
+        if message is None or message.version != version:
+            return False
+        moved = move(
+            session,
+            message,
+            to=MessageState.parked,
+            parked_tier=tier,
+            park_reason=reason[:200],
+            parked_at=message.parked_at or now,
+            updated_at=now,
+        )
+        if not moved:
+            return False
         record(
             session,
             message_id=message_id,
@@ -75,23 +64,16 @@ def park(*, message_id: str, version: int, tier: str, reason: str, step: str) ->
 
 def unpark(message: Message, *, actor: Actor, reason: str) -> str | None:
     """Return one parked message to its step; the step's name, or None if it moved on."""
-    step = message.next_step or "classify"
+    step = message.next_step or Step.classify
     with session_scope() as session:
-        result = session.execute(
-            sa.update(Message)
-            .where(
-                col(Message.id) == message.id,
-                col(Message.version) == message.version,
-                col(Message.state) == MessageState.parked,
-            )
-            .values(
-                state=RESUME_STATE.get(step, MessageState.received),
-                version=message.version + 1,
-                step_attempts=0,
-                updated_at=utcnow(),
-            )
+        moved = move(
+            session,
+            message,
+            expect=MessageState.parked,
+            to=resume_state(step),
+            step_attempts=0,
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if not moved:
             return None
         record(
             session,
@@ -134,7 +116,7 @@ def expire_parked(*, policy: Policy, now: dt.datetime) -> int:
             )
         ).all()
         for message in stale:
-            dead_letter(
+            entry = dead_letter(
                 session,
                 message=message,
                 reason=Reason.park_expired,
@@ -142,7 +124,7 @@ def expire_parked(*, policy: Policy, now: dt.datetime) -> int:
                 error=f"parked since {message.parked_at}: {message.park_reason}",
                 actor="beat",
             )
-            expired += 1
+            expired += entry is not None
     return expired
 
 

@@ -14,13 +14,13 @@ import datetime as dt
 import re
 
 import redis
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from app.audit import record
+from app.broker import ALL_QUEUES, enqueue_many
 from app.db import session_scope
 from app.db.models import Message, MessageState, utcnow
-from app.pipeline.enqueue import ALL_QUEUES, enqueue_many
+from app.lifecycle import move
 from app.policy import Policy
 from app.state import Keys, get_redis, keys
 
@@ -76,12 +76,8 @@ def reconcile(*, policy: Policy, now: dt.datetime | None = None, limit: int = 20
         if marker and (waiting is None or message.id in waiting):
             continue
         with session_scope() as session:
-            moved = session.execute(
-                sa.update(Message)
-                .where(col(Message.id) == message.id, col(Message.version) == message.version)
-                .values(version=message.version + 1, updated_at=now)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
+            stalled_s = round((now - message.updated_at).total_seconds(), 1)
+            if not move(session, message, updated_at=now):
                 continue
             record(
                 session,
@@ -90,7 +86,7 @@ def reconcile(*, policy: Policy, now: dt.datetime | None = None, limit: int = 20
                 actor="beat",
                 step=message.next_step,
                 trace_id=message.trace_id,
-                detail={"stalled_s": round((now - message.updated_at).total_seconds(), 1)},
+                detail={"stalled_s": stalled_s},
             )
         assert message.next_step is not None
         batch.append((message.next_step, message.id, message.tier))

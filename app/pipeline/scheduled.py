@@ -6,10 +6,11 @@ import datetime as dt
 
 from sqlmodel import col, select
 
+from app.broker import enqueue_many
 from app.db import session_scope
 from app.db.models import Message, MessageState, utcnow
-from app.pipeline.enqueue import enqueue_many
-from app.pipeline.runner import current_policy
+from app.lifecycle import Step
+from app.policy import get_policy
 
 
 def release_due(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
@@ -22,4 +23,4 @@ def release_due(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
             .order_by(col(Message.send_at))
             .limit(limit)
         ).all()
-    return enqueue_many((("deliver", mid, None) for mid in ids), policy=current_policy())
+    return enqueue_many(((Step.deliver, mid, None) for mid in ids), policy=get_policy())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -78,7 +78,14 @@ class MessageIn(BaseModel):
         return value
 
 
+MAX_BATCH = 500
+MessageList = Annotated[list[MessageIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
 class BatchIn(BaseModel):
+    """`POST /v1/messages:batch`: up to 500 messages, as `{"messages": [...]}` (a bare
+    array is accepted too)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    messages: list[MessageIn] = Field(min_length=1, max_length=500)
+    messages: MessageList

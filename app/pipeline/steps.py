@@ -1,6 +1,9 @@
-"""The work of each step, given a loaded message: returns a `Change`, commits nothing.
+"""The work of each model and guardrail step, given a loaded message: returns a
+`Change`, commits nothing. Every step has the same signature, `(message, *, policy,
+now)`, so the registry binds them alike.
 
-Model calls and guardrails happen here; persistence is `transition.commit_change`.
+Model calls and guardrails happen here; persistence is `transition.commit_change`;
+the deliver step's work lives in `app/delivery/`.
 """
 
 from __future__ import annotations
@@ -9,23 +12,22 @@ import datetime as dt
 import logging
 from typing import Any, cast
 
-from app.config import Settings
+from app import prompts
 from app.db.models import Message, MessageState, Review
+from app.delivery import deliver as send_reply
 from app.errors import InvalidInput
-from app.guardrails import Verdict, blocked, check_draft, check_input, send_window_verdict
-from app.localtier import classify_locally
-from app.pipeline import prompts
+from app.guardrails import Verdict, check_input, evaluate_reply
+from app.pipeline.classification import classify_text
 from app.pipeline.schemas import MAX_TEXT_CHARS
 from app.pipeline.transition import Change
 from app.policy import Policy, TierName
-from app.policy.models import TIER_ORDER
-from app.providers import Attempt, call_tier
-from app.routing import decide
+from app.providers import call_tier
+from app.routing import decide, tier_up
 
 log = logging.getLogger("keel.pipeline")
 
 
-def ingest(message: Message, *, policy: Policy) -> Change:
+def ingest(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     """Input checks before any model sees the text.
 
     Raises:
@@ -79,12 +81,6 @@ def strict_tier(message: Message, tier: TierName | None) -> TierName | None:
     return "flagship" if injected and tier is not None else tier
 
 
-def tier_up(tier: str | None, *, policy: Policy) -> TierName:
-    """The next tier up for a redraft: fast -> standard -> flagship -> flagship."""
-    current = cast(TierName, tier if tier in TIER_ORDER else policy.routing.draft_tier)
-    return TIER_ORDER[min(TIER_ORDER.index(current) + 1, len(TIER_ORDER) - 1)]
-
-
 def violation(verdict: Verdict) -> dict[str, Any]:
     """What a redraft prompt and a reviewer need to know about a blocked verdict."""
     found: dict[str, Any] = {"check": verdict.check, "reason": verdict.reason}
@@ -94,27 +90,11 @@ def violation(verdict: Verdict) -> dict[str, Any]:
     return found
 
 
-def classify(message: Message, *, policy: Policy) -> Change:
+def classify(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     """Local-tier (when configured and sure) or fast-tier classification, then routing."""
-    tier = policy.routing.classify_tier
-    local = classify_locally(policy=policy, text=message.text)
-    attempts: list[Attempt] = []
-    if local is not None:
-        intent, language, confidence = local.intent, message.language, local.confidence
-        source = {"tier": "local", "provider": "local", "model": local.model_name, "cost_usd": "0"}
-    else:
-        result = call_tier(
-            policy=policy,
-            tier=tier,
-            prompt=prompts.classify_prompt(policy=policy, text=message.text),
-            task="classify",
-            message_id=message.id,
-            parse=lambda raw: prompts.parse_classification(raw, intents=policy.routing.intents),
-        )
-        intent, language, confidence = result.value
-        source = {"tier": tier, "provider": result.provider, "model": result.model}
-        attempts = result.attempts
-    language = language or message.language or (message.contact_locale or "")[:2] or None
+    found = classify_text(message.text, policy=policy, message_id=message.id)
+    intent, confidence = found.intent, found.confidence
+    language = found.language or message.language or (message.contact_locale or "")[:2] or None
     decision = decide(policy=policy, intent=intent, confidence=confidence)
     updates: dict[str, object] = {
         "intent": intent,
@@ -125,11 +105,11 @@ def classify(message: Message, *, policy: Policy) -> Change:
         "intent": intent,
         "language": language,
         "confidence": confidence,
-        **source,
+        **found.source(),
         "decision": decision.action,
         "route_reason": decision.reason,
     }
-    change = Change(next_step=None, attempts=attempts, events=[("classified", classified)])
+    change = Change(next_step=None, attempts=found.attempts, events=[("classified", classified)])
     if decision.action == "no_reply":
         updates["state"] = MessageState.no_reply
         change.events.append(("no_reply", {"reason": decision.reason}))
@@ -146,7 +126,7 @@ def classify(message: Message, *, policy: Policy) -> Change:
     return change
 
 
-def draft(message: Message, *, policy: Policy) -> Change:
+def draft(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     """A reply drafted at the message's tier, in the customer's language."""
     tier = cast(TierName, message.tier or policy.routing.draft_tier)
     language = message.language or "en"
@@ -200,14 +180,16 @@ def check(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     """Guardrails on the draft, then the contact's send window. A blocked draft is redrafted
     one tier up (at most `max_regenerations` times) with its violations, then escalated."""
     draft_text = message.reply_text or ""
-    verdicts = check_draft(
-        draft_text, policy=policy, channel=message.channel, language=message.language
+    evaluation = evaluate_reply(
+        draft_text,
+        policy=policy,
+        channel=message.channel,
+        language=message.language,
+        contact_timezone=message.contact_timezone,
+        now=now,
     )
-    window, send_at = send_window_verdict(
-        now, contact_timezone=message.contact_timezone, policy=policy
-    )
-    events = [verdict_event(v) for v in [*verdicts, window]]
-    failing = blocked(verdicts)
+    events = [verdict_event(v) for v in evaluation.all_verdicts]
+    failing, send_at = evaluation.failing, evaluation.send_at
     if failing:
         kept = [v for v in message.violations or [] if v.get("check") == "injection"]
         violations = [*kept, *(violation(v) for v in failing)]
@@ -243,18 +225,15 @@ def check(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     return Change(next_step="deliver", events=events)
 
 
-def delivery_payload(message: Message) -> dict[str, object]:
-    return {
-        "message_id": message.id,
-        "external_id": message.external_id,
-        "channel": message.channel,
-        "contact_id": message.contact_id,
-        "conversation_id": message.conversation_id,
-        "text": message.reply_text,
-        "tier": message.tier,
-        "model": message.reply_model,
-    }
-
-
-def delivery_target(settings: Settings) -> str:
-    return "webhook" if settings.keel_webhook_url else "log"
+def deliver(message: Message, *, policy: Policy, now: dt.datetime) -> Change | None:
+    """Send the reply (app/delivery); the delivery row is marked `sent` in the same
+    commit as the message. None while a scheduled reply's time has not come."""
+    delivered = send_reply(message, now=now)
+    if delivered is None:
+        return None
+    return Change(
+        statements=[delivered.mark_sent],
+        next_step=None,
+        updates={"state": MessageState.sent, "send_at": None},
+        events=[("sent", delivered.audit_detail())],
+    )

@@ -1,5 +1,6 @@
 """Committing a step's outcome: new state, audit events and extra rows in one transaction,
-guarded by the message's version so two workers can never both move it on."""
+through the lifecycle's guarded move (version and allowed transition), so two workers
+can never both move a message on."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlmodel import Session, SQLModel
 
 from app.audit import Actor, chained_row, event_row, write_rows
 from app.db.models import AuditEvent, Message, utcnow
+from app.lifecycle import check_transition, guarded_update, move
 from app.providers.base import Attempt
 
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
@@ -116,12 +118,10 @@ def commit_change(
     Raises:
         StaleMessage: someone else committed first.
     """
-    result = session.execute(
-        sa.update(_MESSAGES)
-        .where(_MESSAGES.c.id == message.id, _MESSAGES.c.version == message.version)
-        .values(**_message_values(message, change))
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    values = _message_values(message, change)
+    values.pop("version")  # move() takes the version up
+    to = values.pop("state", None)
+    if not move(session, message, to=to, **values):
         raise StaleMessage(message.id)
     events = [*attempt_events(change.attempts), *change.events]
     _write_events(session, message, step=step, actor=actor, events=events)
@@ -161,6 +161,8 @@ def commit_at_once(
         StaleMessage: someone else committed first.
         sqlalchemy.exc.IntegrityError: an event was appended after `audit_head`.
     """
+    to = change.updates.get("state")
+    check_transition(message.state, to if to is not None else message.state)
     head: tuple[int, str] | None = audit_head
     columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
     for action, detail in [*attempt_events(change.attempts), *change.events]:
@@ -211,11 +213,7 @@ def _commit_statement(
         cost_type = _MESSAGES.c.cost_usd.type
         values["cost_usd"] = _MESSAGES.c.cost_usd + sa.bindparam("v_cost_usd", type_=cost_type)
     moved = (
-        sa.update(_MESSAGES)
-        .where(
-            _MESSAGES.c.id == sa.bindparam("m_id"),
-            _MESSAGES.c.version == sa.bindparam("m_version"),
-        )
+        guarded_update()  # the same guard as every move: id and version
         .values(**values)
         .returning(_MESSAGES.c.id)
         .cte("moved")

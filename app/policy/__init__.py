@@ -5,7 +5,7 @@ chains with prices, routing rules, guardrail configuration (catalog, offers,
 promises, links, send window, reply lengths) and retry settings.
 """
 
-from app.policy.loader import BUNDLED_POLICY_PATH, load_policy
+from app.policy.loader import BUNDLED_POLICY_PATH, get_policy, load_policy
 from app.policy.models import (
     CatalogItem,
     Guardrails,
@@ -27,5 +27,6 @@ __all__ = [
     "Routing",
     "SendWindow",
     "TierName",
+    "get_policy",
     "load_policy",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from app.config import get_settings
 from app.errors import ConfigError
 from app.policy.models import Policy
 
@@ -45,3 +46,12 @@ def load_policy(path: Path | str | None = None) -> Policy:
     except OSError as exc:
         raise ConfigError(f"KEEL_POLICY: cannot read {resolved}: {exc.strerror}") from exc
     return parse_policy(text, source=str(resolved))
+
+
+def get_policy() -> Policy:
+    """The policy named by `KEEL_POLICY` (the bundled example when unset), parsed once.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or invalid.
+    """
+    return load_policy(get_settings().keel_policy)

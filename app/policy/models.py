@@ -174,6 +174,13 @@ class Retries(_Strict):
     # How often a tier with parked messages is probed with a tiny request.
     probe_interval_s: float = Field(default=5.0, gt=0)
 
+    def backoff_s(self, attempt: int, hint_s: float | None = None) -> float:
+        """Exponential backoff before retry `attempt` (1, 2, ...), capped at
+        `backoff_max_s`; a provider's or receiver's retry-after wins when longer."""
+        doublings = min(max(attempt - 1, 0), 64)  # past 2**64 the cap has long won
+        base = min(self.backoff_max_s, self.backoff_base_s * 2.0**doublings)
+        return min(self.backoff_max_s, max(base, hint_s or 0.0))
+
 
 class Breakers(_Strict):
     """Circuit breaker per provider:model, shared by every worker through Redis."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import anthropic
 
 from app.errors import MalformedResponse
-from app.pipeline.prompts import Prompt
 from app.providers.base import Completion
 from app.providers.errors_map import sdk_errors
+from app.providers.prompt import Prompt
 
 
 class AnthropicClient:

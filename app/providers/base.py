@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from app.pipeline.prompts import Prompt
+from app.providers.prompt import Prompt
 
 
 @dataclass(frozen=True)

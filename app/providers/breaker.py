@@ -91,6 +91,18 @@ class WindowStats:
         return self.slow / self.calls if self.calls else 0.0
 
 
+def trip_reason(stats: WindowStats, config: Breakers) -> str | None:
+    """Why a closed breaker opens on this window (`failure_rate`, `slow_call_rate`), or
+    None: too few calls to judge, or both rates under the policy's limits."""
+    if stats.calls < config.min_calls:
+        return None
+    if stats.failure_rate >= config.failure_rate:
+        return "failure_rate"
+    if stats.slow_rate >= config.slow_rate:
+        return "slow_call_rate"
+    return None
+
+
 @dataclass(frozen=True)
 class _Scripts:
     cas: Script
@@ -197,13 +209,8 @@ class Breaker:
             return None
         calls, failures, slow_calls = (int(n) for n in sums)
         stats = WindowStats(calls, failures, slow_calls)
-        if stats.calls < self.config.min_calls:
-            return None
-        if stats.failure_rate >= self.config.failure_rate:
-            reason = "failure_rate"
-        elif stats.slow_rate >= self.config.slow_rate:
-            reason = "slow_call_rate"
-        else:
+        reason = trip_reason(stats, self.config)
+        if reason is None:
             return None
         if self._cas(BreakerState.closed, BreakerState.open, now + self.config.open_s, now):
             return Transition(

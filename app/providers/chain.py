@@ -15,12 +15,12 @@ from app.errors import (
     ProviderError,
     ProviderRejected,
 )
-from app.pipeline.prompts import Prompt, probe_prompt
 from app.policy import Policy, TierName
+from app.providers import budget
 from app.providers.base import Attempt
 from app.providers.health import breaker_for, report_config_error, report_transition
+from app.providers.prompt import Prompt, probe_prompt
 from app.providers.registry import get_client
-from app.routing import budget
 
 T = TypeVar("T")
 
@@ -63,10 +63,6 @@ class TierCallFailed(AllProvidersFailed):
     @property
     def over_budget(self) -> bool:
         return any(a.status == "over_budget" for a in self.attempts)
-
-    @property
-    def any_config(self) -> bool:
-        return any(a.status == "config_error" for a in self.attempts)
 
 
 def _status_of(exc: ProviderError) -> str:

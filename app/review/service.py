@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.audit import record
+from app.broker import enqueue
 from app.db import session_scope
 from app.db.models import Message, MessageState, Review, utcnow
-from app.guardrails import blocked, check_draft, send_window_verdict
-from app.pipeline.enqueue import enqueue
+from app.guardrails import evaluate_reply
+from app.lifecycle import Step, move
 from app.policy import Policy
 from app.review.errors import EditBlocked, NothingToSend, ReviewConflict, ReviewNotFound
 from app.review.models import Decision, ReviewPublic, ReviewStatus
@@ -56,25 +57,18 @@ def _decide(
     *,
     review: Review,
     message: Message,
+    to: MessageState,
     updates: dict[str, Any],
     review_values: dict[str, Any],
 ) -> None:
     """Move the message and the review on together, or raise ReviewConflict."""
-    moved = session.execute(
-        sa.update(Message)
-        .where(
-            col(Message.id) == message.id,
-            col(Message.version) == message.version,
-            col(Message.state) == MessageState.escalated,
-        )
-        .values(**updates, version=message.version + 1, step_attempts=0, updated_at=utcnow())
-    )
+    moved = move(session, message, expect=MessageState.escalated, to=to, step_attempts=0, **updates)
     decided = session.execute(
         sa.update(Review)
         .where(col(Review.id) == review.id, col(Review.status) == "pending")
         .values(**review_values)
     )
-    if moved.rowcount != 1 or decided.rowcount != 1:  # type: ignore[attr-defined]
+    if not moved or decided.rowcount != 1:  # type: ignore[attr-defined]
         raise ReviewConflict(f"review {review.id} was decided by someone else meanwhile")
 
 
@@ -115,21 +109,22 @@ def approve(
         if not final:
             raise NothingToSend(f"review {review_id} has no draft: give the text to send")
         edited = final != (review.draft_text or "").strip()
-        verdicts = check_draft(
-            final, policy=policy, channel=message.channel, language=message.language
+        evaluation = evaluate_reply(
+            final,
+            policy=policy,
+            channel=message.channel,
+            language=message.language,
+            contact_timezone=message.contact_timezone,
+            now=now,
         )
-        failing = blocked(verdicts)
+        failing, send_at = evaluation.failing, evaluation.send_at
         if failing and not override:
             raise EditBlocked(failing)
-        window, send_at = send_window_verdict(
-            now, contact_timezone=message.contact_timezone, policy=policy
-        )
         state = MessageState.scheduled if send_at else MessageState.drafted
         updates: dict[str, Any] = {
             "reply_text": final,
-            "state": state,
             "send_at": send_at,
-            "next_step": "deliver",
+            "next_step": Step.deliver,
         }
         if edited:
             updates.update(reply_provider="human", reply_model="human")
@@ -138,6 +133,7 @@ def approve(
             session,
             review=review,
             message=message,
+            to=state,
             updates=updates,
             review_values={
                 "status": "approved",
@@ -146,7 +142,7 @@ def approve(
                 "decided_at": decided_at,
             },
         )
-        for verdict in [*verdicts, window]:
+        for verdict in evaluation.all_verdicts:
             _audit(session, message, "guardrail", verdict.audit_detail())
         overridden = [f"{v.check}:{v.reason}" for v in failing]
         _audit(
@@ -195,7 +191,8 @@ def reject(*, review_id: int, reason: str | None = None, reviewer: str | None = 
             session,
             review=review,
             message=message,
-            updates={"state": MessageState.rejected, "next_step": None},
+            to=MessageState.rejected,
+            updates={"next_step": None},
             review_values={"status": "rejected", "reviewer": reviewer, "decided_at": decided_at},
         )
         _audit(
@@ -214,7 +211,7 @@ def _enqueue_deliver(message_id: str, *, policy: Policy) -> None:
     """Hand the approved message to the deliver queue; if Redis is away the message waits
     in the database (state drafted, next step deliver) for the reconciler."""
     try:
-        enqueue("deliver", message_id, tier=None, policy=policy)
+        enqueue(Step.deliver, message_id, tier=None, policy=policy)
     except (redis.RedisError, OSError) as exc:
         log.warning(
             "enqueue failed; left for the reconciler",

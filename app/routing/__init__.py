@@ -8,9 +8,10 @@ intents and the classifications too uncertain to trust a cheaper draft.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from app.policy import Policy, TierName
+from app.policy.models import TIER_ORDER
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,10 @@ def decide(*, policy: Policy, intent: str, confidence: float) -> Decision:
     if confidence < routing.flagship_below_confidence:
         return Decision("draft", tier="flagship", reason="mid_confidence")
     return Decision("draft", tier=routing.draft_tier)
+
+
+def tier_up(tier: str | None, *, policy: Policy) -> TierName:
+    """The next tier up for a redraft: fast -> standard -> flagship -> flagship (a
+    message with no tier starts from the policy's draft tier)."""
+    current = cast(TierName, tier if tier in TIER_ORDER else policy.routing.draft_tier)
+    return TIER_ORDER[min(TIER_ORDER.index(current) + 1, len(TIER_ORDER) - 1)]

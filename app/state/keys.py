@@ -49,9 +49,6 @@ class Keys:
         """Micro-dollars spent on model calls on one UTC day."""
         return self._k("spend", day)
 
-    def drain_lock(self) -> str:
-        return self._k("drain_lock")
-
 
 def keys() -> Keys:
     return Keys(get_settings().keel_namespace)

@@ -22,12 +22,12 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 
+from app.broker import ALL_QUEUES
 from app.db import session_scope
 from app.db.models import AuditEvent, Message
 from app.demo import procs
 from app.demo.receiver import WebhookReceiver
 from app.demo.run import load_inbox
-from app.pipeline.enqueue import ALL_QUEUES
 from app.policy import load_policy
 from app.state import get_redis, keys
 from tests.chaos.servers import PrivatePostgres, PrivateRedis

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from app.deadletter.replay import DeadLetterFilter, list_dead_letters, replay_one
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from tests.chaos.checks import check_every_model_call_audited, check_invariants
 from tests.chaos.stack import UNSETTLED_STATES, ChaosStack, inbox_messages
 
@@ -26,7 +26,7 @@ QUIET_S = 3.0
 
 def _replay_all(reason: str, *, include_replayed: bool = False) -> Counter[str]:
     """replay_one on every entry with `reason`, as an operator's script would."""
-    policy = current_policy()
+    policy = get_policy()
     entries = list_dead_letters(DeadLetterFilter(reason=reason, include_replayed=include_replayed))
     return Counter(replay_one(entry, policy=policy, actor="cli") for entry in entries)
 
@@ -91,7 +91,7 @@ def test_messages_parked_past_max_park_age_are_dead_lettered_and_a_replay_sends_
     stack.set_policy(max_park_age_s=USUAL_MAX_PARK_AGE_S)
     stack.start_worker(concurrency=4)
     stack.start_beat()
-    policy = current_policy()
+    policy = get_policy()
     half = len(entries) // 2
     by_script = Counter(replay_one(e, policy=policy, actor="cli") for e in entries[:half])
     by_cli = _keel_dlq_replay(stack, "--reason", "park_expired")

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from app.db import session_scope
 from app.db.models import AuditEvent, utcnow
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from app.state import get_redis, keys
 from tests.chaos.checks import check_every_model_call_audited, check_invariants
 from tests.chaos.stack import ChaosStack, inbox_messages
@@ -82,7 +82,7 @@ def test_primary_answering_529_moves_traffic_to_the_secondary_and_its_breakers_o
 ) -> None:
     stack = private_stack
     stack.set_policy(open_s=BREAKER_OPEN_S)
-    policy = current_policy()
+    policy = get_policy()
     primaries = {
         ref.key
         for tier in ("fast", "standard")

@@ -17,7 +17,7 @@ from app.audit import timeline
 from app.db import session_scope
 from app.db.models import DeadLetter, Message, utcnow
 from app.demo import procs
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from tests.chaos.checks import check_invariants
 from tests.chaos.stack import ChaosStack, inbox_messages
 
@@ -128,7 +128,7 @@ def test_a_task_that_kills_its_worker_every_time_is_dead_lettered_poison_and_the
     # And a worker but no beat: only Celery's own requeue after a pool process died
     # (task_reject_on_worker_lost) can bring the task back, not the reconciler
     stack.start_worker(concurrency=3, env={"KEEL_MODEL_TIMEOUT_S": "30"})
-    limit = current_policy().retries.poison_after_crashes
+    limit = get_policy().retries.poison_after_crashes
 
     # When the pool process running it is SIGKILLed every time it runs, `limit` times
     for start in range(1, limit + 1):

@@ -76,7 +76,7 @@ def test_replaying_an_entry_whose_message_is_in_flight_changes_nothing(
 ) -> None:
     mid = rejected_delivery(receiver, "wa-dl-2")
     from app.deadletter.replay import DeadLetterFilter, list_dead_letters, replay_one
-    from app.pipeline.runner import current_policy
+    from app.policy import get_policy
 
     (entry,) = list_dead_letters(DeadLetterFilter())
     # Someone else (another operator) moved the message on already.
@@ -88,7 +88,7 @@ def test_replaying_an_entry_whose_message_is_in_flight_changes_nothing(
         assert message is not None
         message.state = "drafted"
         session.add(message)
-    assert replay_one(entry, policy=current_policy()) == "not_dead"
+    assert replay_one(entry, policy=get_policy()) == "not_dead"
     with session_scope() as session:
         fresh = session.exec(select(DeadLetter)).one()
     assert fresh.replayed_at is None

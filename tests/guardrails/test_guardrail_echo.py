@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app import prompts
 from app.guardrails import check_echo
-from app.pipeline import prompts
 from app.policy import load_policy
 
 POLICY = load_policy()

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
+from app.broker import enqueue
 from app.db import session_scope
 from app.db.models import Message
 from app.demo import procs
 from app.observability.logging import JsonFormatter, bind_task_context, unbind_task_context
-from app.pipeline.enqueue import enqueue
 from app.pipeline.intake import accept_message
-from app.pipeline.runner import current_policy
 from app.pipeline.schemas import MessageIn
+from app.policy import get_policy
 
 TEXT = "Buenas, me llamo Berenjena Tucán y quiero el curso de portugués"
 CONTACT_ID = "c-tapir-8830"
@@ -117,7 +117,7 @@ def test_a_worker_logs_each_step_as_json_with_message_id_and_outcome_and_no_text
             message, _ = accept_message(
                 session=session, message_in=MessageIn.model_validate(payload), actor="api"
             )
-        enqueue("ingest", message.id, tier=None, policy=current_policy())
+        enqueue("ingest", message.id, tier=None, policy=get_policy())
         # When it goes through every step to the log channel
         deadline = time.monotonic() + 60
         state = "received"

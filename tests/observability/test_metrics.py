@@ -14,14 +14,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
 from app.api import create_app
+from app.broker import enqueue_many
 from app.config import reset_settings
 from app.db import session_scope
 from app.db.models import AuditEvent, Message
 from app.demo.run import load_inbox
-from app.pipeline.enqueue import enqueue_many
 from app.pipeline.intake import accept_message
-from app.pipeline.runner import current_policy, execute
+from app.pipeline.runner import execute
 from app.pipeline.schemas import MessageIn
+from app.policy import get_policy
 from app.state import reset_redis
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -80,8 +81,8 @@ def test_metrics_report_queues_states_calls_cost_blocks_and_breakers(
         run_until_done(message_id)
     # And four messages waiting on keel.ingest, one of them sent with a priority
     waiting = [accept(item) for item in inbox[6:]]
-    enqueue_many((("ingest", mid, None) for mid in waiting[:3]), policy=current_policy())
-    from tasks import app as celery_app
+    enqueue_many((("ingest", mid, None) for mid in waiting[:3]), policy=get_policy())
+    from app.broker import celery_app
 
     celery_app.send_task("keel.ingest", args=[waiting[3]], queue="keel.ingest", priority=6)
 
@@ -118,7 +119,7 @@ def test_metrics_report_queues_states_calls_cost_blocks_and_breakers(
         for (_, provider, status), n in calls.items()
         if (provider, status) == ("anthropic", "unavailable")
     )
-    assert haiku_failures >= current_policy().breakers.min_calls
+    assert haiku_failures >= get_policy().breakers.min_calls
     assert calls[("fast", "openai", "ok")] == 6
     for (tier, provider, status), n in calls.items():
         got = value(

@@ -11,14 +11,14 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from app.broker import enqueue_many
 from app.db import session_scope
 from app.db.models import AuditEvent, DeadLetter, Message
 from app.pipeline import crashes
-from app.pipeline.enqueue import enqueue_many
 from app.pipeline.parking import drain
 from app.pipeline.reconcile import reconcile
-from app.pipeline.runner import current_policy, execute, give_up_poison
-from app.policy import ModelRef
+from app.pipeline.runner import execute, give_up_poison
+from app.policy import ModelRef, get_policy
 from app.providers.breaker import BreakerState
 from app.providers.health import breaker_for, report_transition
 from app.state import get_redis, keys
@@ -53,7 +53,7 @@ def test_parked_messages_drain_oldest_first_at_the_policy_rate_once_a_probe_answ
     simulator: str, keel_env: dict[str, str], open_window_policy: str
 ) -> None:
     ids = park_some(simulator, 5)
-    policy = current_policy()
+    policy = get_policy()
 
     still_down = drain(policy=policy, interval_s=1.0)
     assert still_down.drained == {} and still_down.probed == {"fast": None}
@@ -79,7 +79,7 @@ def test_a_message_parked_past_max_park_age_is_dead_lettered_park_expired(
     simulator: str, open_window_policy: str
 ) -> None:
     (mid,) = park_some(simulator, 1)
-    policy = current_policy()
+    policy = get_policy()
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=policy.retries.max_park_age_s + 5)
     result = drain(policy=policy, interval_s=1.0, now=later)
     assert result.expired == 1
@@ -94,7 +94,7 @@ def test_an_outage_alone_never_dead_letters_a_young_message(
 ) -> None:
     ids = park_some(simulator, 3)
     for _ in range(3):
-        drain(policy=current_policy(), interval_s=1.0)
+        drain(policy=get_policy(), interval_s=1.0)
         for mid in ids:
             execute("classify", mid)
     assert {load(mid).state for mid in ids} == {"parked"}
@@ -105,7 +105,7 @@ def test_an_outage_alone_never_dead_letters_a_young_message(
 def test_the_reconciler_re_enqueues_a_stalled_message_whose_queue_entry_was_lost(
     keel_env: dict[str, str], open_window_policy: str
 ) -> None:
-    policy = current_policy()
+    policy = get_policy()
     lost = new_message(external_id="wa-lost")
     queued = new_message(external_id="wa-queued")
     enqueue_many([("ingest", queued, None)], policy=policy)
@@ -126,7 +126,7 @@ def test_the_reconciler_re_enqueues_a_stalled_message_whose_queue_entry_was_lost
 def test_a_task_that_kills_its_worker_past_the_limit_is_dead_lettered_poison(
     keel_env: dict[str, str],
 ) -> None:
-    policy = current_policy()
+    policy = get_policy()
     mid = new_message(external_id="wa-poison")
     limit = policy.retries.poison_after_crashes
     for _ in range(limit):
@@ -156,7 +156,7 @@ def breaker_events() -> list[dict[str, Any]]:
 def test_a_breaker_opens_on_failures_lets_one_trial_through_and_closes_on_success(
     keel_env: dict[str, str],
 ) -> None:
-    policy = current_policy()
+    policy = get_policy()
     config = policy.breakers
     breaker = breaker_for(policy, ModelRef.parse("anthropic:claude-haiku-4-5"))
     now = 1_000_000.0
@@ -181,7 +181,7 @@ def test_a_breaker_opens_on_failures_lets_one_trial_through_and_closes_on_succes
 
 
 def test_a_failed_trial_opens_the_breaker_again(keel_env: dict[str, str]) -> None:
-    policy = current_policy()
+    policy = get_policy()
     breaker = breaker_for(policy, ModelRef.parse("openai:gpt-5-nano"))
     now = 2_000_000.0
     for _ in range(policy.breakers.min_calls):
@@ -196,7 +196,7 @@ def test_a_failed_trial_opens_the_breaker_again(keel_env: dict[str, str]) -> Non
 def test_a_few_failures_among_many_successes_keep_the_breaker_closed(
     keel_env: dict[str, str],
 ) -> None:
-    policy = current_policy()
+    policy = get_policy()
     breaker = breaker_for(policy, ModelRef.parse("openai:gpt-5-mini"))
     now = 3_000_000.0
     for i in range(20):
@@ -207,7 +207,7 @@ def test_a_few_failures_among_many_successes_keep_the_breaker_closed(
 def test_an_open_breaker_skips_the_model_without_calling_it(
     simulator: str, open_window_policy: str
 ) -> None:
-    policy = current_policy()
+    policy = get_policy()
     breaker = breaker_for(policy, ModelRef.parse("anthropic:claude-haiku-4-5"))
     import time
 
@@ -240,7 +240,7 @@ def test_a_429_with_retry_after_holds_the_model_for_every_worker_without_sleepin
     stats = httpx.get(f"{simulator}/_sim/stats").json()
     # One 429 from anthropic; the second message skipped it (held), both went to openai.
     assert stats["by_provider"] == {"anthropic": 1, "openai": 2}
-    breaker = breaker_for(current_policy(), ModelRef.parse("anthropic:claude-haiku-4-5"))
+    breaker = breaker_for(get_policy(), ModelRef.parse("anthropic:claude-haiku-4-5"))
     assert 20 < breaker.held_for_s() <= 30
 
 
@@ -262,14 +262,17 @@ def test_a_step_that_keeps_raising_an_unforeseen_error_ends_as_poison_not_a_loop
     simulator: str, open_window_policy: str, monkeypatch: Any
 ) -> None:
     from app.config import reset_settings
-    from tasks.pipeline import deliver
+    from app.lifecycle import Step
+    from tasks.pipeline import STEP_TASKS
+
+    deliver = STEP_TASKS[Step.deliver]
 
     mid = new_message(external_id="wa-bug")
     for step in ("ingest", "classify", "draft", "check"):
         assert execute(step, mid).kind == "advanced"
     monkeypatch.setenv("KEEL_WEBHOOK_URL", "http://127.0.0.1:notaport/hook")  # httpx can't
     reset_settings()
-    limit = current_policy().retries.poison_after_crashes
+    limit = get_policy().retries.poison_after_crashes
     for _ in range(limit):
         result = deliver.apply(args=[mid])
         assert result.failed()  # the error propagates: Celery and Sentry see it
@@ -283,7 +286,7 @@ def test_a_step_that_keeps_raising_an_unforeseen_error_ends_as_poison_not_a_loop
 def test_a_task_fetched_by_a_worker_that_died_is_reconciled_despite_its_marker(
     keel_env: dict[str, str], open_window_policy: str
 ) -> None:
-    policy = current_policy()
+    policy = get_policy()
     fetched = new_message(external_id="wa-fetched")
     waiting = new_message(external_id="wa-waiting")
     enqueue_many([("ingest", fetched, None), ("ingest", waiting, None)], policy=policy)

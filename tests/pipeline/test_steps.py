@@ -247,13 +247,15 @@ def test_an_event_appended_while_a_step_runs_is_chained_not_overwritten(
     """A step reads the audit chain's head with the message; a duplicate arriving
     before the step commits appends an event, and the step's events chain after it."""
     from app.audit import verify_chain
+    from app.db.models import utcnow
     from app.pipeline import steps
-    from app.pipeline.runner import commit_step, current_policy, load_message
+    from app.pipeline.runner import commit_step, load_message
+    from app.policy import get_policy
 
     mid = new_message(external_id="wa-dup")
     loaded = load_message(mid)
     assert loaded is not None and loaded.audit_head is not None
-    change = steps.ingest(loaded.message, policy=current_policy())
+    change = steps.ingest(loaded.message, policy=get_policy(), now=utcnow())
     new_message(external_id="wa-dup")  # the same message again: a `duplicate` event
     commit_step(loaded.message, step="ingest", change=change, audit_head=loaded.audit_head)
     with session_scope() as session:

@@ -14,8 +14,8 @@ from app.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from app.pipeline.prompts import Prompt
 from app.providers import get_client
+from app.providers.prompt import Prompt
 
 PROMPT = Prompt(system="Health check.", user="ping", max_tokens=5)
 MODELS = {"anthropic": "claude-haiku-4-5", "openai": "gpt-5-nano"}

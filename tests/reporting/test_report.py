@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.db import session_scope
 from app.db.models import AuditEvent, Message
-from app.pipeline.runner import current_policy
+from app.policy import get_policy
 from app.reporting import build_report
 from tests.pipeline.test_steps import new_message, run_until_done
 
@@ -57,7 +57,7 @@ def test_report_totals_equal_the_sums_of_the_audit_rows(
 ) -> None:
     _run_mix(simulator)
     with session_scope() as session:
-        report = build_report(session, policy=current_policy())
+        report = build_report(session, policy=get_policy())
         events = list(session.exec(select(AuditEvent)).all())
         messages = list(session.exec(select(Message)).all())
         message_cost = session.exec(select(sa.func.sum(Message.cost_usd))).one()
@@ -127,7 +127,7 @@ def test_keel_report_json_prints_the_same_figures_and_since_narrows_them(
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     with session_scope() as session:
-        report = build_report(session, policy=current_policy())
+        report = build_report(session, policy=get_policy())
     assert printed["cost_usd"] == str(report.cost_usd)
     assert printed["flagship_cost_usd"] == str(report.flagship_cost_usd)
     assert printed["by_state"] == report.by_state and printed["messages"] == 6

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from app.pipeline.prompts import classify_prompt, draft_prompt, parse_classification
 from app.policy import Policy
 from app.policy.loader import BUNDLED_POLICY_PATH, load_policy
+from app.prompts import classify_prompt, draft_prompt, parse_classification
 from app.simulator.pricing import format_price
 
 Ask = Callable[..., Any]

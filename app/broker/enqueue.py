@@ -1,4 +1,4 @@
-"""Putting a step on its queue. Redis carries the message id and nothing else.
+"""Putting a step on its queue.
 
 Each enqueue also sets a short-lived marker (`queued:<id>`) that the task deletes when
 it starts; the reconciler re-enqueues only stalled messages without one, so a backlog
@@ -9,31 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from app.broker.celery import celery_app
+from app.broker.queues import queue_for
+from app.lifecycle import Step
 from app.policy import Policy
 from app.state import get_redis, keys
 
-STEP_QUEUES = {
-    "ingest": "keel.ingest",
-    "check": "keel.deliver",
-    "deliver": "keel.deliver",
-}
-ALL_QUEUES = (
-    "keel.ingest",
-    "keel.fast",
-    "keel.standard",
-    "keel.flagship",
-    "keel.deliver",
-    "keel.maintenance",
-)
 QUEUED_MARKER_TTL_S = 3600
-
-
-def queue_for(step: str, *, tier: str | None, policy: Policy) -> str:
-    if step == "classify":
-        return f"keel.{policy.routing.classify_tier}"
-    if step == "draft":
-        return f"keel.{tier or policy.routing.draft_tier}"
-    return STEP_QUEUES[step]
 
 
 def enqueue(
@@ -48,8 +30,6 @@ def enqueue_many(
     items: Iterable[tuple[str, str, str | None]], *, policy: Policy, marked: bool = False
 ) -> int:
     """Send many steps over one connection; returns how many."""
-    from tasks import app as celery_app
-
     batch = list(items)
     if not batch:
         return 0
@@ -62,7 +42,7 @@ def enqueue_many(
     with celery_app.producer_or_acquire() as producer:
         for step, message_id, tier in batch:
             celery_app.send_task(
-                f"keel.{step}",
+                Step(step).task_name,
                 args=[message_id],
                 queue=queue_for(step, tier=tier, policy=policy),
                 producer=producer,

@@ -13,8 +13,8 @@ import datetime as dt
 from decimal import Decimal
 
 from app.errors import KeelError
-from app.pipeline.prompts import Prompt
 from app.policy import ModelRef, Policy
+from app.providers.prompt import Prompt
 from app.state import get_redis, keys, script
 
 MICRO_USD = Decimal(1_000_000)

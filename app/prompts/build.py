@@ -1,15 +1,14 @@
-"""The prompts Keel sends. The customer's text is always fenced in one tag, never mixed
-into instructions, and the catalog is listed one product a line so any model (and the
-simulator) can quote it exactly."""
+"""Building the prompts Keel sends. The customer's text is always fenced in one tag,
+never mixed into instructions, and the catalog is listed one product a line so any model
+(and the simulator) can quote it exactly."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from app.policy import Policy
+from app.providers.prompt import Prompt
 
 CUSTOMER_OPEN = "<customer_message>"
 CUSTOMER_CLOSE = "</customer_message>"
@@ -18,15 +17,6 @@ LANGUAGE_PREFIX = "REPLY LANGUAGE: "
 CURRENCY_PREFIX = "QUOTE PRICES IN: "
 INTENT_PREFIX = "INTENT: "
 LANGUAGE_NAMES = {"es": "Spanish", "pt": "Portuguese", "en": "English"}
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """A system prompt and one user turn."""
-
-    system: str
-    user: str
-    max_tokens: int
 
 
 def fence(text: str) -> str:
@@ -116,32 +106,3 @@ def draft_prompt(
         ]
     )
     return Prompt(system=system, user=fence(text), max_tokens=400)
-
-
-def probe_prompt() -> Prompt:
-    return Prompt(system="Health check.", user="ping", max_tokens=1)
-
-
-def parse_classification(raw: str, *, intents: tuple[str, ...]) -> tuple[str, str | None, float]:
-    """Parse the classifier's JSON answer; tolerate code fences and surrounding prose.
-
-    Raises:
-        ValueError: no usable JSON object with a known intent.
-    """
-    start, end = raw.find("{"), raw.rfind("}")
-    if start < 0 or end <= start:
-        raise ValueError("no JSON object in classification")
-    data = json.loads(raw[start : end + 1])
-    if not isinstance(data, dict):
-        raise ValueError("classification is not an object")
-    intent = data.get("intent")
-    if intent not in intents:
-        raise ValueError(f"unknown intent {intent!r}")
-    language = data.get("language")
-    if language not in ("es", "pt", "en"):
-        language = None
-    try:
-        confidence = float(data.get("confidence", 0.0))
-    except (TypeError, ValueError) as exc:
-        raise ValueError("confidence is not a number") from exc
-    return str(intent), language, min(max(confidence, 0.0), 1.0)

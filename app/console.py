@@ -1,4 +1,4 @@
-"""Shared console helpers: Rich for people, plain JSON for `--json`."""
+"""Rich consoles shared by the CLI and the demo: Rich for people, plain JSON for `--json`."""
 
 from __future__ import annotations
 

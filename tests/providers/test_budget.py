@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from app import prompts
 from app.config import reset_settings
 from app.db import session_scope
 from app.db.models import AuditEvent
-from app.pipeline import prompts
 from app.pipeline.parking import drain
-from app.pipeline.runner import current_policy, execute
-from app.policy import ModelRef
-from app.providers import TierCallFailed, call_tier
-from app.routing import budget
+from app.pipeline.runner import execute
+from app.policy import ModelRef, get_policy
+from app.providers import TierCallFailed, budget, call_tier
 from app.state import get_redis, keys
 from tests.helpers import always_open_policy
 from tests.pipeline.test_steps import actions, load, new_message
@@ -40,7 +39,7 @@ def test_concurrent_flagship_calls_never_overspend_by_more_than_one_call(
             'over_budget = "downgrade"': 'over_budget = "park"',
         },
     )
-    policy = current_policy()
+    policy = get_policy()
     prompt = prompts.draft_prompt(
         policy=policy, text="¿Precio del curso intensivo?", intent="pricing", language="es",
         contact_name="Ana",
@@ -107,7 +106,7 @@ def test_past_the_budget_flagship_work_parks_until_the_next_day(
     assert execute("draft", mid).kind == "parked"
     message = load(mid)
     assert message.parked_tier == "flagship" and message.park_reason == "over_budget"
-    policy = current_policy()
+    policy = get_policy()
     assert drain(policy=policy, interval_s=1.0).drained == {}
     assert load(mid).state == "parked"
     get_redis().delete(keys().spend(budget.today()))  # a new day: the counter starts at zero

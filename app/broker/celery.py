@@ -1,0 +1,24 @@
+"""The one Celery app (`celery -A tasks` finds it through `tasks.app`), configured from
+`celeryconfig.py`. Importing this module registers no task: `tasks/` does that."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app.config import get_settings
+
+celery_app = Celery("keel")
+celery_app.config_from_object("celeryconfig")
+
+
+def refresh_broker() -> None:
+    """Re-read the broker URL and key prefix from the environment (the demo and the
+    tests switch Redis namespaces inside one process)."""
+    settings = get_settings()
+    celery_app.conf.broker_url = settings.redis_url
+    celery_app.conf.broker_transport_options = {
+        **celery_app.conf.broker_transport_options,
+        "global_keyprefix": f"{settings.keel_namespace}:",
+    }
+    # Drops the cached connection and producer pools, as Celery does after a fork.
+    celery_app._after_fork()

@@ -1,0 +1,41 @@
+"""What one pipeline task does, as a plain function: count the start, run the step,
+enqueue the next one. `tasks/pipeline.py` only maps the outcome onto Celery's retry."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.broker import enqueue
+from app.errors import DatabaseUnavailable
+from app.lifecycle import Step
+from app.pipeline import crashes
+from app.pipeline.runner import Outcome, execute, give_up_poison
+from app.policy import get_policy
+
+
+def run_step(step: Step, message_id: str) -> Outcome:
+    """Execute the step and enqueue the next one.
+
+    A message whose task keeps killing its worker, or keeps raising an error Keel has no
+    rule for (a bug: it reaches Sentry), is dead-lettered `poison` after the policy's
+    limit instead of looping through the reconciler forever: any exception but the
+    database's leaves the start counted, like a worker that died.
+
+    Raises:
+        DatabaseUnavailable: the database is away; the message is still at this step.
+    """
+    policy = get_policy()
+    started = crashes.begin(message_id, step)
+    if started > policy.retries.poison_after_crashes:
+        crashes.clear(message_id, step)
+        return give_up_poison(step, message_id, crashes=started)
+    try:
+        outcome = execute(step, message_id)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        crashes.end(message_id, step)
+        raise DatabaseUnavailable(type(exc).__name__) from exc
+    advance = outcome.next_step if outcome.kind == "advanced" else None
+    crashes.end(message_id, step, mark_queued=advance is not None)
+    if advance:
+        enqueue(advance, message_id, tier=outcome.tier, policy=policy, marked=True)
+    return outcome

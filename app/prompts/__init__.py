@@ -1,0 +1,42 @@
+"""What Keel says to the models and how it reads their answers.
+
+Owns the classification and draft prompts built from the policy (catalog, rules, the
+customer's text fenced as data) and parsing the classifier's answer. The prompt value
+type itself belongs to the providers, which send it.
+"""
+
+from app.prompts.build import (
+    CATALOG_HEADER,
+    CURRENCY_PREFIX,
+    CUSTOMER_CLOSE,
+    CUSTOMER_OPEN,
+    INTENT_PREFIX,
+    LANGUAGE_NAMES,
+    LANGUAGE_PREFIX,
+    catalog_lines,
+    classify_prompt,
+    display_name,
+    draft_prompt,
+    fence,
+    violation_lines,
+)
+from app.prompts.parse import parse_classification
+from app.providers.prompt import Prompt
+
+__all__ = [
+    "CATALOG_HEADER",
+    "CURRENCY_PREFIX",
+    "CUSTOMER_CLOSE",
+    "CUSTOMER_OPEN",
+    "INTENT_PREFIX",
+    "LANGUAGE_NAMES",
+    "LANGUAGE_PREFIX",
+    "Prompt",
+    "catalog_lines",
+    "classify_prompt",
+    "display_name",
+    "draft_prompt",
+    "fence",
+    "parse_classification",
+    "violation_lines",
+]
