@@ -38,6 +38,7 @@ bench: install services
 	$(BIN)/python -m bench.run
 	$(BIN)/python bench/guardrails_bench.py
 	$(BIN)/python bench/local_tier_bench.py
+	$(BIN)/python bench/optout_bench.py
 
 # Where a worker's CPU goes, sampled by py-spy; rewrites its section of BENCHMARKS.md.
 profile: install services
