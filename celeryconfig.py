@@ -20,6 +20,10 @@ TASK_TIME_LIMIT_S = 90
 VISIBILITY_TIMEOUT_S = 3600
 
 broker_url = _settings.redis_url
+# rediss:// (Heroku Key-Value Store): verify the certificate as KEEL_REDIS_TLS_VERIFY
+# says; None for redis://. kombu hands the dict to redis-py; Flower reads it too.
+broker_use_ssl = _settings.redis_ssl_options()
+redis_backend_use_ssl = _settings.redis_ssl_options()
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT_S,

@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
+
+# Schemes hosts hand over for Postgres (Heroku: `postgres://`), all run by psycopg 3.
+_POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+_CERT_REQS = {"none": ssl.CERT_NONE, "required": ssl.CERT_REQUIRED}
+
+
+def normalise_database_url(url: str) -> str:
+    """The URL with any Postgres scheme spelled `postgresql+psycopg://`; the rest kept as is.
+
+    Raises:
+        ValueError: the scheme is neither SQLite nor Postgres.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in _POSTGRES_SCHEMES:
+        return f"postgresql+psycopg://{rest}"
+    if sep and scheme.lower() == "sqlite":
+        return url
+    raise ValueError(
+        "must start with sqlite://, postgres://, postgresql:// or postgresql+psycopg://"
+    )
 
 
 class Settings(BaseSettings):
@@ -17,7 +39,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
 
     redis_url: str = "redis://localhost:6379/0"
+    # `rediss://` only: whether the server's certificate must verify (Heroku's is self-signed).
+    keel_redis_tls_verify: Literal["none", "required"] = "required"
     database_url: str = "sqlite:///./keel.db"
+    # A lesser role for the running processes; `release` migrates with DATABASE_URL.
+    keel_app_database_url: str | None = None
     keel_policy: Path | None = None
     keel_api_keys: str = ""
     keel_webhook_url: str | None = None
@@ -36,15 +62,14 @@ class Settings(BaseSettings):
     sentry_environment: str | None = None
     flower_basic_auth: str | None = None
     port: int = Field(default=8000, ge=1, le=65535)
+    # Processes of the web server and concurrency of a worker; unset: the process's default.
+    web_concurrency: int | None = Field(default=None, gt=0)
+    worker_concurrency: int | None = Field(default=None, gt=0)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "keel_app_database_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite://", "postgresql")):
-            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
-        if value.startswith("postgresql://"):
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
-        return value
+    def _known_database(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_database_url(value)
 
     @field_validator("redis_url")
     @classmethod
@@ -53,7 +78,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis:// or rediss://")
         return value
 
-    @field_validator("keel_webhook_url", "keel_webhook_secret", "sentry_dsn", mode="before")
+    @field_validator("keel_redis_tls_verify", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "keel_webhook_url",
+        "keel_webhook_secret",
+        "sentry_dsn",
+        "keel_app_database_url",
+        "web_concurrency",
+        "worker_concurrency",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -63,8 +101,25 @@ class Settings(BaseSettings):
         return [k.strip() for k in self.keel_api_keys.split(",") if k.strip()]
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def app_database_url(self) -> str:
+        """The URL the running processes use: the lesser role if set, else DATABASE_URL."""
+        return self.keel_app_database_url or self.database_url
+
+    def redis_ssl_options(self) -> dict[str, Any] | None:
+        """TLS options for a `rediss://` REDIS_URL; None for `redis://` and `unix://`.
+
+        One dict for every client: redis-py takes it as keyword arguments
+        (`Redis.from_url(url, **options)`); Celery takes it unchanged as `broker_use_ssl`
+        (kombu's Redis transport passes it to redis-py's `SSLConnection`; Flower reads the
+        same setting for its broker view) and as `redis_backend_use_ssl` (the Redis result
+        backend); kombu takes it as `Connection(url, ssl=options)`. Its one key,
+        `ssl_cert_reqs`, is `ssl.CERT_NONE` or `ssl.CERT_REQUIRED` (the constant, not its
+        name). Without it kombu silently falls back to CERT_NONE and redis-py to
+        CERT_REQUIRED, so every client must be given it.
+        """
+        if not self.redis_url.startswith("rediss://"):
+            return None
+        return {"ssl_cert_reqs": _CERT_REQS[self.keel_redis_tls_verify]}
 
 
 @lru_cache(maxsize=1)

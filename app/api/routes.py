@@ -15,13 +15,13 @@ from app.api.deps import SessionDep
 from app.api.models import Accepted, BatchAccepted, Health, MessagePublic
 from app.audit import timeline
 from app.broker import enqueue_many
-from app.config import get_settings
 from app.db import session_scope
 from app.db.models import Message
 from app.lifecycle import Step
 from app.pipeline.intake import accept_message
 from app.pipeline.schemas import BatchIn, MessageIn, MessageList
 from app.policy import get_policy
+from app.state import get_redis
 
 log = logging.getLogger("keel.api")
 router = APIRouter()
@@ -106,9 +106,7 @@ def readyz() -> Any:
     except sa.exc.SQLAlchemyError as exc:
         checks["database"] = type(exc).__name__
     try:
-        client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=2)
-        client.ping()
-        client.close()
+        get_redis().ping()
         checks["redis"] = "ok"
     except (redis.RedisError, OSError) as exc:
         checks["redis"] = type(exc).__name__

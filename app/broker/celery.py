@@ -16,6 +16,7 @@ def refresh_broker() -> None:
     tests switch Redis namespaces inside one process)."""
     settings = get_settings()
     celery_app.conf.broker_url = settings.redis_url
+    celery_app.conf.broker_use_ssl = settings.redis_ssl_options()
     celery_app.conf.broker_transport_options = {
         **celery_app.conf.broker_transport_options,
         "global_keyprefix": f"{settings.keel_namespace}:",

@@ -1,0 +1,31 @@
+"""Fixtures for the deployment-shape tests: a TLS Redis like Heroku's, and a clean
+settings/Redis-client cache around every environment change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.config import reset_settings
+from app.state import reset_redis
+from tests.tls_redis import TlsRedis, running_tls_redis
+
+
+@pytest.fixture(scope="session")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
+    """One TLS-only redis-server with a self-signed certificate and a password, per run."""
+    directory: Path = tmp_path_factory.mktemp("tls-redis")
+    with running_tls_redis(directory) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """Settings and Redis clients re-read from the environment before and after the test."""
+    reset_settings()
+    reset_redis()
+    yield
+    reset_settings()
+    reset_redis()
