@@ -13,20 +13,26 @@ from app.db.engine import (
 )
 from app.db.models import (
     AuditEvent,
+    Contact,
+    Conversation,
     DeadLetter,
     Delivery,
     Message,
     MessageState,
+    Outcome,
     Review,
     utcnow,
 )
 
 __all__ = [
     "AuditEvent",
+    "Contact",
+    "Conversation",
     "DeadLetter",
     "Delivery",
     "Message",
     "MessageState",
+    "Outcome",
     "Review",
     "autocommit_connection",
     "get_engine",

@@ -111,6 +111,13 @@ class Message(SQLModel, table=True):
         default=Decimal(0), sa_column=sa.Column(sa.Numeric(14, 8), nullable=False, default=0)
     )
 
+    # Conversations (SPEC 11): the conversation's row, when the burst's quiet period ends,
+    # why a message ended no_reply, escalated or dead, and whose reply answered it.
+    conversation_ref: str | None = Field(default=None, max_length=36, index=True)
+    hold_until: dt.datetime | None = _ts(nullable=True, index=True)
+    reason: str | None = Field(default=None, max_length=64)
+    answered_by: str | None = Field(default=None, max_length=36, index=True)
+
     send_at: dt.datetime | None = _ts(nullable=True, index=True)
     parked_tier: str | None = Field(default=None, max_length=16)
     park_reason: str | None = Field(default=None, max_length=200)
@@ -217,3 +224,68 @@ class Review(SQLModel, table=True):
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )
     decided_at: dt.datetime | None = _ts(nullable=True)
+
+
+class Conversation(SQLModel, table=True):
+    """One conversation: `(channel, conversation_id)`, or `(channel, contact)` when messages
+    carry no conversation id. Holds what ordering, bursts and handoff need."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "conversation_key", name="uq_conversations_channel_key"),
+    )
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
+    channel: str = Field(max_length=16)
+    # the client's conversation id, or "contact:<contact id>"
+    conversation_key: str = Field(max_length=220)
+    contact_id: str = Field(max_length=200)
+    # the customer's last message: when they wrote it (the reply window runs from here),
+    # and which message arrived last (only it may carry a reply)
+    last_customer_at: dt.datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    latest_message_id: str = Field(max_length=36)
+    # a person took over until then (SPEC 11, handoff)
+    handoff_until: dt.datetime | None = _ts(nullable=True)
+    # the one message between its lease and its send (delivery order, no two at once)
+    lease_message_id: str | None = Field(default=None, max_length=36)
+    lease_until: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Contact(SQLModel, table=True):
+    """A contact on one channel, kept for opt-out (SPEC 11): per contact and channel."""
+
+    __tablename__ = "contacts"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    contact_id: str = Field(max_length=200, primary_key=True)
+    opted_out: bool = Field(default=False)
+    opted_out_at: dt.datetime | None = _ts(nullable=True)
+    opted_in_at: dt.datetime | None = _ts(nullable=True)
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Outcome(SQLModel, table=True):
+    """What happened downstream of a conversation (SPEC 12): an enrolment, a call, a loss."""
+
+    __tablename__ = "outcomes"
+
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
+    external_id: str = Field(max_length=200, unique=True)
+    channel: str = Field(max_length=16)
+    conversation_ref: str | None = Field(default=None, max_length=36, index=True)
+    message_id: str | None = Field(default=None, max_length=36, index=True)
+    kind: str = Field(max_length=64)
+    value: Decimal | None = Field(default=None, sa_column=sa.Column(sa.Numeric(14, 2)))
+    currency: str | None = Field(default=None, max_length=3)
+    occurred_at: dt.datetime | None = _ts(nullable=True)
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )

@@ -193,6 +193,31 @@ class Breakers(_Strict):
     open_s: float = Field(default=15.0, gt=0)
 
 
+class Conversations(_Strict):
+    """SPEC 11: context in drafts, bursts, human handoff, the opt-out confirmation."""
+
+    # Messages of one conversation less than this apart are answered once, after quiet.
+    coalesce_s: float = Field(default=8.0, ge=0, le=300)
+    history_turns: int = Field(default=10, ge=0, le=100)
+    history_chars: int = Field(default=4000, ge=0, le=50_000)
+    # How long Keel stays quiet in a conversation after a person's last action there.
+    handoff_ttl_s: float = Field(default=86_400, gt=0)
+    # The one line an opted-out contact may still receive, per language (none: nothing).
+    opt_out_confirmation: dict[str, str] = Field(default_factory=dict)
+
+
+class Channel(_Strict):
+    # A free-form reply may go out at most this long after the customer's last message
+    # (WhatsApp's customer-service window: 24 h); None: no limit.
+    reply_window_h: float | None = Field(default=None, gt=0)
+
+
+class Outcomes(_Strict):
+    """SPEC 12: the kinds of downstream outcome a client may record."""
+
+    kinds: tuple[str, ...] = ("enrolled", "booked_call", "lost")
+
+
 class Policy(_Strict):
     business: Business
     tiers: dict[TierName, Tier]
@@ -201,6 +226,9 @@ class Policy(_Strict):
     guardrails: Guardrails = Guardrails()
     retries: Retries = Retries()
     breakers: Breakers = Breakers()
+    conversations: Conversations = Conversations()
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    outcomes: Outcomes = Outcomes()
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
@@ -212,6 +240,10 @@ class Policy(_Strict):
                 if ref.key not in self.prices:
                     raise ValueError(f"tiers.{tier_name}: no price for {ref.key}")
         return self
+
+    def reply_window_h(self, channel: str) -> float | None:
+        found = self.channels.get(channel)
+        return found.reply_window_h if found else None
 
     def price_of(self, ref: ModelRef) -> ModelPrice:
         return self.prices[ref.key]

@@ -7,7 +7,16 @@ import sqlalchemy as sa
 
 from app.db.migrate import downgrade, upgrade
 
-TABLES = {"messages", "audit_events", "deliveries", "dead_letters", "reviews"}
+TABLES = {
+    "messages",
+    "audit_events",
+    "deliveries",
+    "dead_letters",
+    "reviews",
+    "conversations",
+    "contacts",
+    "outcomes",
+}
 
 
 def tables(url: str) -> set[str]:
