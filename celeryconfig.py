@@ -55,7 +55,12 @@ worker_enable_soft_shutdown_on_idle = True
 task_queues = [Queue(name) for name in ALL_QUEUES]
 task_default_queue = DEFAULT_QUEUE
 # The beat tasks; each pipeline step is `keel.<step>`.
-MAINTENANCE_TASKS = ("keel.release_scheduled", "keel.drain_parked", "keel.reconcile")
+MAINTENANCE_TASKS = (
+    "keel.release_scheduled",
+    "keel.release_held",
+    "keel.drain_parked",
+    "keel.reconcile",
+)
 # Where each task goes unless the sender names a queue (draft names its tier's queue).
 task_routes = {
     **{step.task_name: {"queue": queue} for step, queue in DEFAULT_STEP_QUEUE.items()},
@@ -75,6 +80,12 @@ beat_schedule = {
         "task": "keel.release_scheduled",
         "schedule": 15.0,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": 14},
+    },
+    # a burst's quiet period ends: at most a second late
+    "keel.release_held": {
+        "task": "keel.release_held",
+        "schedule": 1.0,
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": 2},
     },
     "keel.drain_parked": {
         "task": "keel.drain_parked",

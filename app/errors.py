@@ -101,3 +101,8 @@ class DeliveryRejected(DeliveryError, PermanentError):
 
 class DatabaseUnavailable(TransientError):
     """Raised when the database does not answer; the step is tried again shortly."""
+
+
+class ConversationBusy(TransientError):
+    """Raised when an earlier reply of the same conversation is being delivered; the
+    delivery is tried again shortly (it is not a failed attempt)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.pipeline.parking import drain
 from app.pipeline.reconcile import reconcile as reconcile_stalled
-from app.pipeline.scheduled import release_due
+from app.pipeline.scheduled import release_due, release_held
 from app.policy import get_policy
 from tasks import app
 
@@ -28,3 +28,9 @@ def drain_parked() -> dict[str, int]:
 def reconcile() -> int:
     """Re-enqueue messages with no progress and no queued task (lost queues, dead workers)."""
     return reconcile_stalled(policy=get_policy())
+
+
+@app.task(name="keel.release_held")
+def release_held_messages() -> int:
+    """Enqueue classification of messages whose burst has been quiet for `coalesce_s`."""
+    return release_held()

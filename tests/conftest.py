@@ -21,7 +21,7 @@ from app.config import reset_settings
 from app.db import reset_engines
 from app.db.migrate import upgrade
 from app.providers import reset_clients
-from tests.helpers import API_KEY, REDIS_URL, always_open_policy
+from tests.helpers import API_KEY, REDIS_URL, always_open_policy, no_coalescing
 
 PG_ADMIN_DSN = os.environ.get("KEEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -92,10 +92,19 @@ def _apply_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
 
 @pytest.fixture
 def keel_env(
-    monkeypatch: pytest.MonkeyPatch, pg_url: str, redis_namespace: str
+    monkeypatch: pytest.MonkeyPatch,
+    pg_url: str,
+    redis_namespace: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, str]]:
-    """Environment for Keel in this process (and for children it starts)."""
+    """Environment for Keel in this process (and for children it starts); the policy is
+    the bundled one without the burst quiet period (see `helpers.no_coalescing`)."""
+    from app.policy import BUNDLED_POLICY_PATH
+
+    policy = tmp_path_factory.mktemp("policy") / "policy.toml"
+    policy.write_text(no_coalescing(BUNDLED_POLICY_PATH.read_text("utf-8")), "utf-8")
     env = {
+        "KEEL_POLICY": str(policy),
         "DATABASE_URL": pg_url,
         "REDIS_URL": REDIS_URL,
         "KEEL_NAMESPACE": redis_namespace,

@@ -32,6 +32,17 @@ def pending_states() -> tuple[str, ...]:
     return ("received", "classified", "drafted")
 
 
+COALESCE_LINE = "coalesce_s = 8\n"
+
+
+def no_coalescing(policy_text: str) -> str:
+    """Policy text with bursts not waited for (`coalesce_s = 0`): a test that runs the
+    steps by hand moves a message from ingest to classify at once. Conversation tests
+    put the quiet period back."""
+    assert COALESCE_LINE in policy_text
+    return policy_text.replace(COALESCE_LINE, "coalesce_s = 0\n")
+
+
 def always_open_policy(tmp_dir: os.PathLike[str] | str, **replacements: str) -> str:
     """The bundled policy with the send window always open (start == end), written to a
     file; `replacements` swap other exact snippets of the TOML."""
@@ -41,6 +52,7 @@ def always_open_policy(tmp_dir: os.PathLike[str] | str, **replacements: str) -> 
 
     text = BUNDLED_POLICY_PATH.read_text("utf-8")
     text = text.replace('start = "08:00"\nend = "21:00"', 'start = "00:00"\nend = "00:00"')
+    text = no_coalescing(text)
     for old, new in replacements.items():
         assert old in text, old
         text = text.replace(old, new)

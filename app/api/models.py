@@ -52,6 +52,10 @@ class MessagePublic(BaseModel):
     cost_usd: str
     reply: str | None
     escalation_reason: str | None
+    # why it ended no_reply, escalated or dead; the message whose reply answered it
+    reason: str | None
+    answered_by: str | None
+    conversation_id: str | None
     created_at: dt.datetime
     timeline: list[TimelineEntry]
 
@@ -69,6 +73,9 @@ class MessagePublic(BaseModel):
             cost_usd=f"{message.cost_usd:.6f}",
             reply=message.reply_text if message.state == "sent" else None,
             escalation_reason=message.escalation_reason,
+            reason=message.reason or message.escalation_reason,
+            answered_by=message.answered_by or (message.id if message.state == "sent" else None),
+            conversation_id=message.conversation_id,
             created_at=message.created_at,
             timeline=[TimelineEntry.of(e) for e in events],
         )

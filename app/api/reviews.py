@@ -63,7 +63,7 @@ class ReviewList(BaseModel):
 @router.get("", response_model=ReviewList)
 def get_reviews(
     session: SessionDep,
-    status: Literal["pending", "approved", "rejected", "all"] = "pending",
+    status: Literal["pending", "approved", "rejected", "withdrawn", "all"] = "pending",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReviewList:
     """Reviews waiting for a person (or with `status`), oldest first."""

@@ -6,7 +6,20 @@ import sys
 
 import typer
 
-from app.cli import audit, db, demo, dlq, ingest, parked, providers, report, simulator, trace, train
+from app.cli import (
+    audit,
+    conversation,
+    db,
+    demo,
+    dlq,
+    ingest,
+    parked,
+    providers,
+    report,
+    simulator,
+    trace,
+    train,
+)
 from app.cli import eval as eval_cli
 from app.cli import guardrails as guardrails_cli
 from app.cli import review as review_cli
@@ -33,6 +46,8 @@ cli.command("eval")(eval_cli.eval_)
 cli.command("train")(train.train)
 cli.add_typer(review_cli.group, name="review")
 cli.add_typer(guardrails_cli.group, name="guardrails")
+cli.add_typer(conversation.group, name="conversation")
+cli.add_typer(conversation.contacts, name="contact")
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ def dead_letter(
 ) -> DeadLetter | None:
     """Move a message to `dead` and record why, in the caller's transaction; None (and
     nothing written) when the message moved on since it was read."""
-    if not move(session, message, to=MessageState.dead):
+    if not move(session, message, to=MessageState.dead, reason=str(reason)):
         return None
     entry = DeadLetter(
         message_id=message.id,

@@ -12,8 +12,11 @@ from app.db.models import MessageState as S
 _RESUMABLE = frozenset({S.received, S.classified, S.drafted})
 
 ALLOWED: dict[S, frozenset[S]] = {
-    S.received: frozenset({S.classified, S.escalated, S.no_reply, S.parked, S.dead}),
-    S.classified: frozenset({S.drafted, S.escalated, S.parked, S.dead}),
+    # received -> drafted: a reply that needs no model (the opt-out confirmation), still
+    # checked by the guardrails before it goes
+    S.received: frozenset({S.classified, S.drafted, S.escalated, S.no_reply, S.parked, S.dead}),
+    # -> no_reply: withdrawn by a later message of the conversation (SPEC 11)
+    S.classified: frozenset({S.drafted, S.escalated, S.no_reply, S.parked, S.dead}),
     # check: a block sends the message back to be redrafted a tier up
     S.drafted: frozenset(
         {S.classified, S.scheduled, S.escalated, S.sent, S.no_reply, S.parked, S.dead}

@@ -5,12 +5,14 @@ evaluation measures exactly what production runs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app import prompts
 from app.localtier import classify_locally
 from app.policy import Policy
+from app.prompts import Turn
 from app.providers import Attempt, call_tier
 
 
@@ -43,7 +45,12 @@ class Classification:
 
 
 def classify_text(
-    text: str, *, policy: Policy, message_id: str, use_local: bool = True
+    text: str,
+    *,
+    policy: Policy,
+    message_id: str,
+    use_local: bool = True,
+    history: Sequence[Turn] = (),
 ) -> Classification:
     """Classify `text` (its model calls carry `message_id`).
 
@@ -64,7 +71,7 @@ def classify_text(
     result = call_tier(
         policy=policy,
         tier=tier,
-        prompt=prompts.classify_prompt(policy=policy, text=text),
+        prompt=prompts.classify_prompt(policy=policy, text=text, history=history),
         task="classify",
         message_id=message_id,
         parse=lambda raw: prompts.parse_classification(raw, intents=policy.routing.intents),

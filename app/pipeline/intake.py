@@ -1,15 +1,23 @@
-"""Accepting a message: one row and its `received` event, or the first one's id again."""
+"""Accepting a message: one row and its `received` event, or the first one's id again.
+
+A new message also makes or touches its conversation (SPEC 11) in the same transaction:
+it becomes the conversation's latest message, and it waits `coalesce_s` (its
+`hold_until`) for the rest of a burst before it is classified."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.audit import Actor, record
 from app.audit.record import forget_chain_heads
-from app.db.models import Message
+from app.conversations import touch_on_intake
+from app.db.models import Message, utcnow
 from app.observability.sentry import current_trace_id
 from app.pipeline.schemas import MessageIn
+from app.policy import get_policy
 
 
 def _existing(session: Session, channel: str, external_id: str) -> Message | None:
@@ -43,8 +51,20 @@ def accept_message(
         trace_id = current_trace_id()
         if trace_id:
             message.trace_id = trace_id[:32]
+        now = utcnow()
+        coalesce_s = get_policy().conversations.coalesce_s
+        if coalesce_s > 0:
+            message.hold_until = now + dt.timedelta(seconds=coalesce_s)
         try:
             with session.begin_nested():
+                message.conversation_ref = touch_on_intake(
+                    session,
+                    channel=message.channel,
+                    conversation_id=message.conversation_id,
+                    contact_id=message.contact_id,
+                    message_id=message.id,
+                    written_at=min(message.received_at or now, now),
+                )
                 session.add(message)
                 session.flush()
                 record(

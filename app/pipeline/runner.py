@@ -18,7 +18,13 @@ from app.db import autocommit_connection, get_engine, session_scope
 from app.db.models import Message, MessageState, utcnow
 from app.deadletter import Reason, dead_letter
 from app.delivery import note_failure
-from app.errors import ConfigError, DeliveryRejected, DeliveryRetryable, InvalidInput
+from app.errors import (
+    ConfigError,
+    ConversationBusy,
+    DeliveryRejected,
+    DeliveryRetryable,
+    InvalidInput,
+)
 from app.lifecycle import Step, move
 from app.pipeline.parking import park
 from app.pipeline.registry import work_of
@@ -34,6 +40,7 @@ from app.policy import Policy, get_policy
 from app.providers import Attempt, TierCallFailed
 
 log = logging.getLogger("keel.pipeline")
+CONVERSATION_BUSY_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,12 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
         return _retry_or_give_up(step, message, str(exc), exc.retry_after_s, policy=policy)
     except ConfigError as exc:
         return _give_up(step, message, Reason.config_error, str(exc))
+    except ConversationBusy:
+        # an earlier reply of the conversation is on its way: not a failed attempt
+        return Outcome("retry", next_step=step, retry_in_s=CONVERSATION_BUSY_RETRY_S)
     state = change.updates.get("state", message.state)
+    if change.waits:
+        return Outcome("waiting", next_step=change.next_step)
     if state == MessageState.escalated:
         return Outcome("escalated")
     if state == MessageState.scheduled:

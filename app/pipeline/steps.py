@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 from typing import Any, cast
 
 from app import prompts
+from app.conversations import (
+    Claim,
+    claim_delivery,
+    contact_opted_out,
+    context_for,
+    detect_opt_out,
+    opt_out_contact,
+    read_view,
+    release_statement,
+    take_over_turn,
+    window_closes_at,
+)
 from app.db.models import Message, MessageState, Review
 from app.delivery import deliver as send_reply
-from app.errors import InvalidInput
+from app.errors import ConversationBusy, InvalidInput
 from app.guardrails import Verdict, check_input, evaluate_reply
+from app.pipeline import turns
 from app.pipeline.classification import classify_text
 from app.pipeline.schemas import MAX_TEXT_CHARS
 from app.pipeline.transition import Change
@@ -49,12 +63,25 @@ def ingest(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     updates: dict[str, Any] = {"input_flags": report.flags}
     if report.language:
         updates["language"] = report.language  # classify falls back to it
+    opt_out = detect_opt_out(text)
+    if opt_out is not None:
+        withdrawn_ids = opt_out_contact(message)
+        message.language = message.language or report.language
+        change = turns.opted_out(
+            message, opt_out=opt_out, withdrawn_ids=withdrawn_ids, policy=policy
+        )
+        return replace(change, updates=updates | change.updates, events=events + change.events)
+    if message.conversation_ref is not None and contact_opted_out(message):
+        change = turns.contact_is_opted_out()
+        return replace(change, updates=updates | change.updates, events=events + change.events)
+    # the rest of a burst may still come: classify once it has been quiet (beat releases)
+    waits = message.hold_until is not None and message.hold_until > now
     if not report.injection:
-        return Change(next_step="classify", updates=updates, events=events)
+        return Change(next_step="classify", updates=updates, events=events, waits=waits)
     patterns = report.flags.get("injection_patterns")
     if policy.guardrails.on_injection == "flagship":
         updates["violations"] = [INJECTION | {"patterns": patterns}]
-        return Change(next_step="classify", updates=updates, events=events)
+        return Change(next_step="classify", updates=updates, events=events, waits=waits)
     esc, review = escalation(message, reason="injection_suspected", draft=None)
     event = ("escalated", {"reason": "injection_suspected", "patterns": patterns})
     return Change(next_step=None, updates=updates | esc, rows=[review], events=[*events, event])
@@ -90,9 +117,29 @@ def violation(verdict: Verdict) -> dict[str, Any]:
     return found
 
 
-def classify(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
-    """Local-tier (when configured and sure) or fast-tier classification, then routing."""
-    found = classify_text(message.text, policy=policy, message_id=message.id)
+def classify(message: Message, *, policy: Policy, now: dt.datetime) -> Change | None:
+    """Local-tier (when configured and sure) or fast-tier classification of the
+    conversation's unanswered turn, then routing. A message that is not its
+    conversation's latest is answered by the latest (`coalesced`); the latest withdraws
+    the earlier unsent replies it now answers. During a handoff it escalates."""
+    if message.hold_until is not None and message.hold_until > now:
+        return None  # a burst's quiet period: beat enqueues it when it ends
+    conversation = read_view(message)
+    handoff = False
+    if conversation is not None:
+        if conversation.latest_message_id != message.id:
+            return turns.withdrawn(
+                message, reason="coalesced", answered_by=conversation.latest_message_id
+            )
+        if conversation.contact_opted_out:
+            return turns.contact_is_opted_out()
+        handoff = conversation.in_handoff(now)
+        if not handoff:
+            take_over_turn(message, conversation)
+    context = context_for(message, policy=policy)
+    found = classify_text(
+        context.text, policy=policy, message_id=message.id, history=context.history
+    )
     intent, confidence = found.intent, found.confidence
     language = found.language or message.language or (message.contact_locale or "")[:2] or None
     decision = decide(policy=policy, intent=intent, confidence=confidence)
@@ -110,8 +157,14 @@ def classify(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
         "route_reason": decision.reason,
     }
     change = Change(next_step=None, attempts=found.attempts, events=[("classified", classified)])
-    if decision.action == "no_reply":
+    if handoff:
+        esc, review = escalation(message, reason="handoff", draft=None)
+        updates.update(esc)
+        change.rows.append(review)
+        change.events.append(("escalated", {"reason": "handoff"}))
+    elif decision.action == "no_reply":
         updates["state"] = MessageState.no_reply
+        updates["reason"] = (decision.reason or "no_reply")[:64]
         change.events.append(("no_reply", {"reason": decision.reason}))
     elif decision.action == "escalate":
         esc, review = escalation(message, reason=decision.reason or "escalate", draft=None)
@@ -126,20 +179,28 @@ def classify(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     return change
 
 
-def draft(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
+def draft(message: Message, *, policy: Policy, now: dt.datetime) -> Change | None:
     """A reply drafted at the message's tier, in the customer's language."""
+    conversation = read_view(message)
+    if conversation is not None and conversation.latest_message_id != message.id:
+        # a newer message came while this one was classified: it answers the turn
+        return turns.withdrawn(
+            message, reason="coalesced", answered_by=conversation.latest_message_id
+        )
     tier = cast(TierName, message.tier or policy.routing.draft_tier)
     language = message.language or "en"
+    context = context_for(message, policy=policy)
     result = call_tier(
         policy=policy,
         tier=tier,
         prompt=prompts.draft_prompt(
             policy=policy,
-            text=message.text,
+            text=context.text,
             intent=message.intent or "other",
             language=language,
             contact_name=message.contact_name,
             violations=message.violations,
+            history=context.history,
         ),
         task="draft",
         message_id=message.id,
@@ -190,6 +251,13 @@ def check(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     )
     events = [verdict_event(v) for v in evaluation.all_verdicts]
     failing, send_at = evaluation.failing, evaluation.send_at
+    closes = _reply_window_closes(message, policy=policy)
+    if not failing and closes is not None and (send_at or now) > closes:
+        esc, review = escalation(message, reason=str(Claim.window_closed), draft=draft_text)
+        detail = {"reason": esc["escalation_reason"], "window_closed_at": closes.isoformat()}
+        return Change(
+            next_step=None, updates=esc, rows=[review], events=[*events, ("escalated", detail)]
+        )
     if failing:
         kept = [v for v in message.violations or [] if v.get("check") == "injection"]
         violations = [*kept, *(violation(v) for v in failing)]
@@ -226,14 +294,51 @@ def check(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
 
 
 def deliver(message: Message, *, policy: Policy, now: dt.datetime) -> Change | None:
-    """Send the reply (app/delivery); the delivery row is marked `sent` in the same
-    commit as the message. None while a scheduled reply's time has not come."""
+    """Send the reply (app/delivery) once the conversation lets it go (its lease, order,
+    opt-out, reply window); the delivery row is marked `sent` and the lease freed in the
+    same commit as the message. None while a scheduled reply's time has not come.
+
+    Raises:
+        ConversationBusy: an earlier reply of the conversation is being delivered.
+    """
+    if message.state == MessageState.scheduled and message.send_at and message.send_at > now:
+        return None
+    claim = claim_delivery(message, policy=policy, now=now)
+    match claim.claim:
+        case Claim.busy:
+            raise ConversationBusy(f"conversation of {message.id} is delivering")
+        case Claim.superseded:
+            return turns.withdrawn(
+                message, reason="superseded", answered_by=claim.latest_message_id
+            )
+        case Claim.opted_out:
+            return turns.withdrawn(message, reason="opted_out", answered_by=None)
+        case Claim.window_closed:
+            reason = str(Claim.window_closed)
+            esc, review = escalation(message, reason=reason, draft=message.reply_text)
+            return Change(
+                next_step=None,
+                updates=esc,
+                rows=[review],
+                events=[("escalated", {"reason": esc["escalation_reason"]})],
+            )
     delivered = send_reply(message, now=now)
     if delivered is None:
         return None
+    release = release_statement(message)
     return Change(
-        statements=[delivered.mark_sent],
+        statements=[delivered.mark_sent, *([release] if release is not None else [])],
         next_step=None,
-        updates={"state": MessageState.sent, "send_at": None},
+        updates={"state": MessageState.sent, "send_at": None, "answered_by": message.id},
         events=[("sent", delivered.audit_detail())],
     )
+
+
+def _reply_window_closes(message: Message, *, policy: Policy) -> dt.datetime | None:
+    hours = policy.reply_window_h(message.channel)
+    if hours is None:
+        return None
+    conversation = read_view(message)
+    if conversation is None:
+        return None
+    return window_closes_at(conversation.last_customer_at, hours=hours)

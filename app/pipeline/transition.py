@@ -36,6 +36,8 @@ class Change:
     attempts: list[Attempt] = field(default_factory=list)
     rows: list[SQLModel] = field(default_factory=list)
     statements: list[sa.Executable] = field(default_factory=list)  # e.g. a delivery's update
+    # Committed, but the next step waits (a burst's quiet period): beat enqueues it.
+    waits: bool = False
 
     @property
     def cost_usd(self) -> Decimal:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from app.db.models import Message, Review
 
-ReviewStatus = Literal["pending", "approved", "rejected"]
+ReviewStatus = Literal["pending", "approved", "rejected", "withdrawn"]
 
 
 class ReviewPublic(BaseModel):
@@ -28,6 +28,9 @@ class ReviewPublic(BaseModel):
     reviewer: str | None
     created_at: dt.datetime
     decided_at: dt.datetime | None
+    conversation_id: str | None = None
+    # the conversation so far, oldest first: {"message_id", "role", "text", "at", "state"}
+    conversation: list[dict[str, Any]] = []
 
     @classmethod
     def of(cls, review: Review, message: Message) -> ReviewPublic:
@@ -46,6 +49,7 @@ class ReviewPublic(BaseModel):
             reviewer=review.reviewer,
             created_at=review.created_at,
             decided_at=review.decided_at,
+            conversation_id=message.conversation_id,
         )
 
 

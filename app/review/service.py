@@ -17,11 +17,12 @@ from sqlmodel import Session, col, select
 
 from app.audit import record
 from app.broker import enqueue
+from app.conversations.manage import hand_off, turns_of
 from app.db import session_scope
-from app.db.models import Message, MessageState, Review, utcnow
+from app.db.models import Conversation, Message, MessageState, Review, utcnow
 from app.guardrails import evaluate_reply
 from app.lifecycle import Step, move
-from app.policy import Policy
+from app.policy import Policy, get_policy
 from app.review.errors import EditBlocked, NothingToSend, ReviewConflict, ReviewNotFound
 from app.review.models import Decision, ReviewPublic, ReviewStatus
 
@@ -37,7 +38,23 @@ def list_reviews(
     if status is not None:
         query = query.where(Review.status == status)
     rows = session.exec(query.order_by(col(Review.created_at), col(Review.id)).limit(limit)).all()
-    return [ReviewPublic.of(review, message) for review, message in rows]
+    return [
+        ReviewPublic.of(review, message).model_copy(
+            update={"conversation": _conversation(session, message)}
+        )
+        for review, message in rows
+    ]
+
+
+CONVERSATION_TURNS_SHOWN = 20
+
+
+def _conversation(session: Session, message: Message) -> list[dict[str, Any]]:
+    """The conversation so far, for the person deciding (its latest turns)."""
+    if message.conversation_ref is None:
+        return []
+    turns = turns_of(session, message.conversation_ref, limit=CONVERSATION_TURNS_SHOWN)
+    return [t.model_dump(mode="json") for t in turns]
 
 
 def _pending(session: Session, review_id: int) -> tuple[Review, Message]:
@@ -60,8 +77,10 @@ def _decide(
     to: MessageState,
     updates: dict[str, Any],
     review_values: dict[str, Any],
+    policy: Policy | None,
 ) -> None:
-    """Move the message and the review on together, or raise ReviewConflict."""
+    """Move the message and the review on together and hand its conversation to people,
+    or raise ReviewConflict."""
     moved = move(session, message, expect=MessageState.escalated, to=to, step_attempts=0, **updates)
     decided = session.execute(
         sa.update(Review)
@@ -70,6 +89,18 @@ def _decide(
     )
     if not moved or decided.rowcount != 1:  # type: ignore[attr-defined]
         raise ReviewConflict(f"review {review.id} was decided by someone else meanwhile")
+    # SPEC 11: a person acted in this conversation; Keel stays quiet there for a while
+    conversation = (
+        session.get(Conversation, message.conversation_ref) if message.conversation_ref else None
+    )
+    if conversation is not None:
+        hand_off(
+            session=session,
+            conversation=conversation,
+            policy=policy or get_policy(),
+            actor="human",
+            why="review",
+        )
 
 
 def _audit(session: Session, message: Message, action: str, detail: dict[str, Any]) -> None:
@@ -135,6 +166,7 @@ def approve(
             message=message,
             to=state,
             updates=updates,
+            policy=policy,
             review_values={
                 "status": "approved",
                 "final_text": final,
@@ -177,7 +209,13 @@ def approve(
     )
 
 
-def reject(*, review_id: int, reason: str | None = None, reviewer: str | None = None) -> Decision:
+def reject(
+    *,
+    review_id: int,
+    reason: str | None = None,
+    reviewer: str | None = None,
+    policy: Policy | None = None,
+) -> Decision:
     """End the message as `rejected`; nothing is sent.
 
     Raises:
@@ -192,7 +230,8 @@ def reject(*, review_id: int, reason: str | None = None, reviewer: str | None = 
             review=review,
             message=message,
             to=MessageState.rejected,
-            updates={"next_step": None},
+            updates={"next_step": None, "reason": "rejected"},
+            policy=policy,
             review_values={"status": "rejected", "reviewer": reviewer, "decided_at": decided_at},
         )
         _audit(

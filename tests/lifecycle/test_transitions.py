@@ -62,7 +62,6 @@ def test_the_lifecycle_of_spec_3_is_allowed(frm: MessageState, to: MessageState)
         (S.rejected, S.scheduled),
         (S.received, S.sent),  # nothing is sent without a draft and its checks
         (S.classified, S.sent),
-        (S.received, S.drafted),
         (S.classified, S.rejected),  # only a person rejects, and only an escalation
         (S.parked, S.sent),
     ],

@@ -18,10 +18,17 @@ from app.pipeline.schemas import MessageIn
 
 
 def new_message(text: str = "Hola, ¿cuánto cuesta el curso intensivo de inglés?", **kw: Any) -> str:
+    external_id = kw.pop("external_id", "wa-1")
+    # one contact per message: each is a conversation of its own unless a test says so
+    contact_id = kw.pop("contact_id", f"c-{external_id}")
     payload = {
-        "external_id": kw.pop("external_id", "wa-1"),
+        "external_id": external_id,
         "channel": kw.pop("channel", "whatsapp"),
-        "contact": {"id": "c-1", "timezone": kw.pop("timezone", "Europe/Madrid"), "locale": "es"},
+        "contact": {
+            "id": contact_id,
+            "timezone": kw.pop("timezone", "Europe/Madrid"),
+            "locale": "es",
+        },
         "text": text,
     }
     with session_scope() as session:

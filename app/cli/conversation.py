@@ -1,0 +1,124 @@
+"""`keel conversation show|handoff|release` and `keel contact opt-in` (SPEC 11)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from app.console import console, err_console, print_json
+from app.conversations.manage import (
+    ConversationNotFound,
+    ConversationPublic,
+    get_conversation,
+    hand_off_by_id,
+    opt_in,
+    release,
+)
+from app.db import session_scope
+from app.policy import get_policy
+
+group = typer.Typer(help="A conversation: its turns, handing it to a person and back.")
+contacts = typer.Typer(help="Contacts: opting back in after an opt-out.")
+CHANNELS = ("whatsapp", "email", "sms", "web")
+
+
+def _channel(value: str) -> str:
+    if value not in CHANNELS:
+        raise typer.BadParameter(f"one of {', '.join(CHANNELS)}")
+    return value
+
+
+def _show(conversation: ConversationPublic, *, as_json: bool) -> None:
+    if as_json:
+        print_json(conversation.model_dump(mode="json"))
+        return
+    console.print(
+        f"[bold]{conversation.channel}/{conversation.conversation_id}[/] "
+        f"contact={conversation.contact_id} status=[bold]{conversation.status}[/] "
+        f"last customer message {conversation.last_customer_at:%Y-%m-%d %H:%M} UTC"
+        + (
+            f", handed off until {conversation.handoff_until:%Y-%m-%d %H:%M} UTC"
+            if conversation.status == "handoff" and conversation.handoff_until
+            else ""
+        )
+    )
+    table = Table(show_lines=False)
+    for header in ("at", "role", "state", "text", "message"):
+        table.add_column(header)
+    for turn in conversation.turns:
+        table.add_row(
+            f"{turn.at:%m-%d %H:%M:%S}", turn.role, turn.state, turn.text, turn.message_id[:8]
+        )
+    console.print(table)
+
+
+@group.command("show")
+def show(
+    channel: str = typer.Argument(..., callback=_channel, help="whatsapp, email, sms or web"),
+    conversation_id: str = typer.Argument(..., help="The conversation id (or the contact id)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The conversation's status and every turn, oldest first."""
+    try:
+        with session_scope() as session:
+            found = get_conversation(
+                session=session, channel=channel, conversation_id=conversation_id
+            )
+    except ConversationNotFound as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from exc
+    _show(found, as_json=as_json)
+
+
+@group.command("handoff")
+def handoff(
+    channel: str = typer.Argument(..., callback=_channel),
+    conversation_id: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """A person takes over: new messages escalate (reason `handoff`) until released."""
+    try:
+        with session_scope() as session:
+            found = hand_off_by_id(
+                session=session,
+                channel=channel,
+                conversation_id=conversation_id,
+                policy=get_policy(),
+                actor="cli",
+            )
+    except ConversationNotFound as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from exc
+    _show(found, as_json=as_json)
+
+
+@group.command("release")
+def release_(
+    channel: str = typer.Argument(..., callback=_channel),
+    conversation_id: str = typer.Argument(...),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Keel answers on its own again."""
+    try:
+        with session_scope() as session:
+            found = release(
+                session=session, channel=channel, conversation_id=conversation_id, actor="cli"
+            )
+    except ConversationNotFound as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from exc
+    _show(found, as_json=as_json)
+
+
+@contacts.command("opt-in")
+def opt_in_(
+    channel: str = typer.Argument(..., callback=_channel),
+    contact_id: str = typer.Argument(...),
+) -> None:
+    """The contact may receive replies on the channel again (audited)."""
+    with session_scope() as session:
+        known = opt_in(session=session, channel=channel, contact_id=contact_id, actor="cli")
+    if not known:
+        err_console.print(f"no contact {contact_id} on {channel}")
+        raise typer.Exit(1)
+    console.print(f"{channel}/{contact_id}: opted in")

@@ -1,0 +1,81 @@
+"""The conversation side of the steps (SPEC 11), as `Change`s: withdrawing a message in
+favour of another, an opt-out and its confirmation, a contact who opted out earlier."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.conversations import OPT_OUT_CONFIRMATION, OptOut
+from app.db.models import Message, MessageState
+from app.lifecycle import Step
+from app.pipeline.transition import Change
+from app.policy import Policy
+
+MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
+
+
+def withdrawn(message: Message, *, reason: str, answered_by: str | None) -> Change:
+    """The message ends `no_reply` with `reason`; what it answered now points further on."""
+    statements: list[sa.Executable] = []
+    if answered_by:
+        statements.append(
+            sa.update(MESSAGES)
+            .where(MESSAGES.c.answered_by == message.id)
+            .values(answered_by=answered_by)
+        )
+    detail = {"reason": reason, "answered_by": answered_by, "had_draft": bool(message.reply_text)}
+    return Change(
+        next_step=None,
+        updates={
+            "state": MessageState.no_reply,
+            "reason": reason,
+            "answered_by": answered_by,
+            "hold_until": None,
+            "send_at": None,
+        },
+        events=[("no_reply", detail)],
+        statements=statements,
+    )
+
+
+def opted_out(
+    message: Message, *, opt_out: OptOut, withdrawn_ids: list[str], policy: Policy
+) -> Change:
+    """The message opted its contact out: the policy's one-line confirmation goes back
+    (checked like any draft), or nothing does."""
+    language = message.language or (message.contact_locale or "")[:2] or opt_out.language
+    confirmation = policy.conversations.opt_out_confirmation.get(language or "")
+    event: tuple[str, dict[str, Any]] = (
+        "opted_out",
+        {"rule": opt_out.rule, "language": opt_out.language, "withdrawn": withdrawn_ids},
+    )
+    if confirmation:
+        return Change(
+            next_step=Step.check,
+            updates={
+                "state": MessageState.drafted,
+                "language": language,
+                "reply_text": confirmation,
+                "reply_provider": "policy",
+                "reply_model": OPT_OUT_CONFIRMATION,
+                "reason": OPT_OUT_CONFIRMATION,
+                "hold_until": None,
+            },
+            events=[event],
+        )
+    return Change(
+        next_step=None,
+        updates={"state": MessageState.no_reply, "reason": "opted_out", "hold_until": None},
+        events=[event, ("no_reply", {"reason": "opted_out"})],
+    )
+
+
+def contact_is_opted_out() -> Change:
+    """A message from a contact who opted out earlier: nothing goes back."""
+    return Change(
+        next_step=None,
+        updates={"state": MessageState.no_reply, "reason": "opted_out", "hold_until": None},
+        events=[("no_reply", {"reason": "opted_out"})],
+    )
