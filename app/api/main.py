@@ -6,9 +6,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.api.conversations import router as conversations_router
 from app.api.errors import install_error_handlers
 from app.api.guard import RequestGuard
 from app.api.metrics_route import router as metrics_router
+from app.api.outcomes import router as outcomes_router
 from app.api.reviews import router as reviews_router
 from app.api.routes import router
 from app.config import get_settings
@@ -31,6 +33,8 @@ def create_app() -> FastAPI:
     install_error_handlers(api)
     api.include_router(router)
     api.include_router(reviews_router)
+    api.include_router(conversations_router)
+    api.include_router(outcomes_router)
     api.include_router(metrics_router)
     api.add_middleware(
         RequestGuard,

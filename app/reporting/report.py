@@ -1,9 +1,11 @@
-"""`keel report`: counts, cost against the all-flagship counterfactual, and latency.
+"""`keel report`: counts, cost against the all-flagship counterfactual, latency and
+conversions.
 
 Counts come from GROUP BY queries over messages and audit events; cost and tokens are
 summed per model in SQL, and the counterfactual prices the same token counts at the
 flagship tier's first model (whatever model a call really used), so the savings say
-what tiering saved. Latency percentiles are streamed.
+what tiering saved. Latency percentiles are streamed. Conversions (SPEC 12) come from
+`app.reporting.conversions`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlmodel import Session, col
 
 from app.db.models import Message
 from app.policy import Policy
+from app.reporting.conversions import Conversions, conversion_figures
 from app.reporting.latency import Latency, model_call_latency_ms, step_latency_s
 from app.reporting.queries import (
     CallGroup,
@@ -54,6 +57,7 @@ class Report:
     flagship_cost_usd: Decimal = Decimal(0)
     model_latency_ms: dict[str, Latency] = field(default_factory=dict)
     step_latency_s: dict[str, Latency] = field(default_factory=dict)
+    conversions: Conversions = field(default_factory=Conversions)
 
     @property
     def savings_usd(self) -> Decimal:
@@ -97,6 +101,7 @@ class Report:
             "savings_ratio": self.savings_ratio,
             "latency_ms_by_task": {k: v.as_dict() for k, v in self.model_latency_ms.items()},
             "latency_s_by_step": {k: v.as_dict() for k, v in self.step_latency_s.items()},
+            "conversions": self.conversions.as_dict(),
         }
 
 
@@ -113,7 +118,8 @@ def flagship_cost(policy: Policy, input_tokens: int, output_tokens: int) -> Deci
 
 
 def build_report(session: Session, *, policy: Policy, since: dt.datetime | None = None) -> Report:
-    """Every figure of `keel report`, over messages created and events recorded since `since`."""
+    """Every figure of `keel report`, over messages created, events recorded and outcomes
+    recorded since `since`."""
     r = Report(since=since)
     r.by_state = message_counts(session, col(Message.state), since)
     r.messages = sum(r.by_state.values())
@@ -145,4 +151,7 @@ def build_report(session: Session, *, policy: Policy, since: dt.datetime | None 
     r.flagship_cost_usd = flagship_cost(policy, r.input_tokens, r.output_tokens)
     r.model_latency_ms = model_call_latency_ms(session, since)
     r.step_latency_s = step_latency_s(session, since)
+    r.conversions = conversion_figures(
+        session, policy=policy, since=since, overall_cost_usd=r.cost_usd
+    )
     return r
