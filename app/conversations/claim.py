@@ -61,6 +61,8 @@ _TAKE = (
         CONVERSATIONS.c.id == sa.bindparam("c"),
         sa.or_(
             CONVERSATIONS.c.latest_message_id == sa.bindparam("m"),
+            # its delivery began (a rerun after a dead worker): it finishes, same text
+            CONVERSATIONS.c.lease_message_id == sa.bindparam("m"),
             sa.bindparam("any_turn", type_=sa.Boolean),
         ),
         sa.or_(
@@ -115,7 +117,7 @@ def claim_delivery(message: Message, *, policy: Policy, now: dt.datetime) -> Cla
         ).rowcount
     if taken == 1:
         return ClaimResult(Claim.ok)
-    if latest != message.id and not human:
+    if latest != message.id and not human and conversation.lease_message_id != message.id:
         return ClaimResult(Claim.superseded, latest)
     return ClaimResult(Claim.busy)
 

@@ -1,9 +1,10 @@
 """The provider simulator: a local fake of the Anthropic Messages and OpenAI Chat
 Completions APIs that the real SDKs talk to unchanged. It owns the wire formats, the
-default deterministic answers (classification JSON and catalog-priced reply drafts), the
-scenario rules that inject failures (error statuses, timeouts, malformed or wrong-shape
-bodies, connection resets), provider outages, call statistics, and the ways to run it
-(`serve`, `python -m app.simulator` and `app.simulator.testing.running_simulator`)."""
+default deterministic answers (classification JSON and catalog-priced reply drafts, both
+read in the light of a conversation's earlier turns), the scenario rules that inject
+failures (error statuses, timeouts, malformed or wrong-shape bodies, connection resets),
+provider outages, call statistics, and the ways to run it (`serve`,
+`python -m app.simulator` and `app.simulator.testing.running_simulator`)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from app.simulator.classify import classify_answer
 from app.simulator.draft import draft_reply
+from app.simulator.followup import classify_answer
 from app.simulator.wire import Call
 
 

@@ -3,7 +3,6 @@ simulator's stand-in for a classification model."""
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import zlib
@@ -102,6 +101,16 @@ _INTENT_KEYWORDS: dict[str, tuple[str, str]] = {
         r"perfect|genial|great|otimo|excelente|excellent",
     ),
 }
+# Currencies a customer may name (accent-stripped, lowercase), each with its ISO code; a
+# name is a pricing signal. A bare "real" is too common a word: only "en/em real" counts.
+CURRENCIES: tuple[tuple[str, str], ...] = (
+    ("BRL", r"reales|reais|(?:en|em) real|brl"),
+    ("USD", r"dolares|dolar|dollars?|usd"),
+    ("EUR", r"euros?|eur"),
+)
+_CURRENCY_PATTERNS = tuple(
+    (code, re.compile(r"\b(?:" + names + r")\b")) for code, names in CURRENCIES
+)
 _INTENT_PATTERNS = {
     intent: (re.compile(r"(?:^|\b)(?:" + strong + ")"), re.compile(r"(?:^|\b)(?:" + weak + ")"))
     for intent, (strong, weak) in _INTENT_KEYWORDS.items()
@@ -123,18 +132,6 @@ _PRIORITY = (
     "schedule",
     "course_info",
 )
-_CUSTOMER_OPEN = "<customer_message>"
-_CUSTOMER_CLOSE = "</customer_message>"
-
-
-def customer_text(user: str) -> str:
-    """The customer's text fenced in Keel's tags, or the whole turn when there are none."""
-    start = user.find(_CUSTOMER_OPEN)
-    if start < 0:
-        return user.strip()
-    start += len(_CUSTOMER_OPEN)
-    end = user.find(_CUSTOMER_CLOSE, start)
-    return user[start : end if end >= 0 else len(user)].strip()
 
 
 def fold(text: str) -> str:
@@ -148,13 +145,19 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def detect_language(text: str, folded: str | None = None) -> str:
-    """`es`, `pt` or `en` by distinctive words and characters; `en` when nothing matches."""
+def language_scores(text: str, folded: str | None = None) -> dict[str, int]:
+    """How many distinctive words (and, doubled, characters) of each language `text` has."""
     lowered = text.lower()
     words = _WORDS.findall(folded if folded is not None else fold(text))
     scores = {lang: sum(1 for w in words if w in vocab) for lang, vocab in _LANGUAGE_WORDS.items()}
     for lang, chars in _LANGUAGE_CHARS.items():
         scores[lang] += 2 * sum(1 for ch in chars if ch in lowered)
+    return scores
+
+
+def detect_language(text: str, folded: str | None = None) -> str:
+    """`es`, `pt` or `en` by distinctive words and characters; `en` when nothing matches."""
+    scores = language_scores(text, folded)
     best = max(scores.values())
     if best == 0:
         return "en"
@@ -164,10 +167,29 @@ def detect_language(text: str, folded: str | None = None) -> str:
     return "en"  # pragma: no cover
 
 
-def _scores(folded: str) -> dict[str, int]:
+def currency_named(folded: str) -> str | None:
+    """The ISO code of the first currency the (folded) text names, if any."""
+    found = [
+        (match.start(), code)
+        for code, pattern in _CURRENCY_PATTERNS
+        if (match := pattern.search(folded)) is not None
+    ]
+    return min(found)[1] if found else None
+
+
+def is_injection(folded: str) -> bool:
+    """Whether the (folded) text tries to change the model's instructions."""
+    return _INJECTION.search(folded) is not None
+
+
+def intent_scores(folded: str) -> dict[str, int]:
+    """Keyword score of every intent for folded text: 2 per strong hit, 1 for any weak one."""
     scores = {}
     for intent, (strong, weak) in _INTENT_PATTERNS.items():
-        scores[intent] = 2 * len(strong.findall(folded)) + (1 if weak.search(folded) else 0)
+        weak_hit = weak.search(folded) is not None
+        if intent == "pricing" and not weak_hit:
+            weak_hit = currency_named(folded) is not None
+        scores[intent] = 2 * len(strong.findall(folded)) + (1 if weak_hit else 0)
     return scores
 
 
@@ -176,9 +198,9 @@ def classify(text: str) -> tuple[str, str, float]:
     folded = fold(text)
     language = detect_language(text, folded)
     jitter = stable_hash(text)
-    if _INJECTION.search(folded):
+    if is_injection(folded):
         return "other", language, (30 + jitter % 16) / 100
-    scores = _scores(folded)
+    scores = intent_scores(folded)
     thanks = scores.pop("thanks")
     ranked = sorted(_PRIORITY, key=lambda intent: (-scores[intent], _PRIORITY.index(intent)))
     top, second = ranked[0], ranked[1]
@@ -194,9 +216,3 @@ def classify(text: str) -> tuple[str, str, float]:
     if runner_up == 0:  # one clear signal and nothing pulling elsewhere
         return top, language, (72 + jitter % 16) / 100
     return top, language, (60 + jitter % 13) / 100
-
-
-def classify_answer(user: str) -> str:
-    """The JSON object a classifier model would answer for Keel's user turn."""
-    intent, language, confidence = classify(customer_text(user))
-    return json.dumps({"intent": intent, "language": language, "confidence": confidence})

@@ -1,4 +1,4 @@
-"""The catalog as Keel lists it in a draft prompt: parsing its lines, picking the product a
+"""The catalog as Keel lists it in a draft prompt: parsing its lines, finding the product a
 customer asks about, and formatting a price the way a native speaker writes it."""
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ class Product:
     name: str
     prices: tuple[tuple[str, Decimal], ...]
 
+    def priced_in(self, currency: str) -> bool:
+        """Whether the catalog lists this product in `currency` itself."""
+        return any(code == currency for code, _ in self.prices)
+
     def price_in(self, currency: str) -> tuple[str, Decimal] | None:
+        """The price in `currency`, or in the first currency listed when it has none there."""
         for code, amount in self.prices:
             if code == currency:
                 return code, amount
@@ -75,10 +80,14 @@ def parse_catalog(system: str) -> tuple[Product, ...]:
     return tuple(products)
 
 
-def pick_product(products: tuple[Product, ...], folded_text: str) -> Product | None:
-    """The product the customer mentions (keyword match); the first one by default."""
-    if not products:
-        return None
+def names_product(folded_text: str) -> bool:
+    """Whether the (folded) text names something a catalog may sell: a course, an exam,
+    private lessons, the enrolment fee."""
+    return any(word in folded_text for words, _ in _CONCEPTS for word in words)
+
+
+def mentioned_product(products: tuple[Product, ...], folded_text: str) -> Product | None:
+    """The product the (folded) text mentions by keyword or sku; None when it names none."""
     for customer_words, product_words in _CONCEPTS:
         if not any(word in folded_text for word in customer_words):
             continue
@@ -89,7 +98,14 @@ def pick_product(products: tuple[Product, ...], folded_text: str) -> Product | N
     for product in products:
         if product.sku.lower() in folded_text:
             return product
-    return products[0]
+    return None
+
+
+def pick_product(products: tuple[Product, ...], folded_text: str) -> Product | None:
+    """The product the customer mentions (keyword match); the first one by default."""
+    if not products:
+        return None
+    return mentioned_product(products, folded_text) or products[0]
 
 
 @lru_cache(maxsize=1024)
