@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -24,6 +25,7 @@ from app.db.migrate import upgrade
 from app.db.models import Message
 from app.demo import procs
 from app.demo.receiver import WebhookReceiver
+from app.demo.replay import as_of_now
 from app.demo.report import print_summary
 from app.policy import BUNDLED_POLICY_PATH
 from app.providers import reset_clients
@@ -46,8 +48,9 @@ class DemoOptions:
 
 
 def load_inbox(limit: int | None = None) -> list[dict[str, object]]:
+    """The sample inbox, its `received_at` times replayed as the last two hours."""
     lines = [json.loads(line) for line in INBOX.read_text("utf-8").splitlines() if line.strip()]
-    return lines[:limit] if limit else lines
+    return as_of_now(lines[:limit] if limit else lines, now=dt.datetime.now(dt.UTC))
 
 
 @contextmanager
