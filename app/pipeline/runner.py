@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from app.audit import record
 from app.audit.record import head_columns, seed_chain_head
 from app.db import autocommit_connection, get_engine, session_scope
-from app.db.models import Message, MessageState, utcnow
+from app.db.models import Message, MessageState, Review, utcnow
 from app.deadletter import Reason, dead_letter
 from app.delivery import note_failure
 from app.errors import (
@@ -41,6 +41,8 @@ from app.providers import Attempt, TierCallFailed
 
 log = logging.getLogger("keel.pipeline")
 CONVERSATION_BUSY_RETRY_S = 1.0
+# A model answered, twice, with nothing Keel can use (a customer can provoke it).
+UNUSABLE_ANSWER = "unusable_model_answer"
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,10 @@ def _on_model_failure(
         fresh = _load(session, message.id)
         if fresh is None or fresh.version != message.version:
             return Outcome("skipped")
+    if exc.unusable:
+        return _escalate(
+            step, message, reason=UNUSABLE_ANSWER, detail={"attempts": len(exc.attempts)}
+        )
     if exc.all_rejected:
         return _give_up(step, message, Reason.provider_rejected, str(exc.last_error or exc))
     if exc.all_config:
@@ -198,6 +204,36 @@ def _on_model_failure(
         step=step,
     )
     return Outcome("parked" if parked else "skipped")
+
+
+def _escalate(step: str, message: Message, *, reason: str, detail: dict[str, object]) -> Outcome:
+    """Hand the message to a person (a review row, `escalated`), unless it moved on."""
+    with session_scope() as session:
+        fresh = _load(session, message.id)
+        if fresh is None or fresh.version != message.version:
+            return Outcome("skipped")
+        moved = move(
+            session,
+            fresh,
+            to=MessageState.escalated,
+            escalation_reason=reason,
+            reason=reason,
+            next_step=None,
+        )
+        if not moved:
+            return Outcome("skipped")
+        session.add(Review(message_id=fresh.id, reason=reason, draft_text=fresh.reply_text))
+        record(
+            session,
+            message_id=fresh.id,
+            action="escalated",
+            actor="worker",
+            step=step,
+            trace_id=fresh.trace_id,
+            detail={"reason": reason, **detail},
+        )
+    log.warning("escalated", extra={"message_id": message.id, "step": step, "reason": reason})
+    return Outcome("escalated")
 
 
 def _retry_or_give_up(

@@ -23,6 +23,9 @@ from app.providers.prompt import Prompt, probe_prompt
 from app.providers.registry import get_client
 
 T = TypeVar("T")
+UNUSABLE = "unusable"
+# Unusable answers one call accepts (across the chain) before it gives up.
+MAX_UNUSABLE_ANSWERS = 2
 
 
 @dataclass
@@ -59,6 +62,12 @@ class TierCallFailed(AllProvidersFailed):
     @property
     def all_config(self) -> bool:
         return bool(self.attempts) and all(a.status == "config_error" for a in self.attempts)
+
+    @property
+    def unusable(self) -> bool:
+        """A model answered but its answer could not be used: the message escalates
+        (`unusable_model_answer`) rather than parking as if for an outage."""
+        return any(a.status == UNUSABLE for a in self.attempts)
 
     @property
     def over_budget(self) -> bool:
@@ -122,6 +131,8 @@ def call_tier(
                 attempts=attempts,
             )
         except TierCallFailed as exc:
+            if exc.unusable:
+                break  # the message's problem: another tier would be asked the same
             last_error = exc.last_error or last_error
             if exc.retry_after_s is not None:
                 hint = exc.retry_after_s
@@ -191,12 +202,17 @@ def _call_chain(
             try:
                 value = parse(completion.text)
             except ValueError as exc:
-                raise MalformedResponse(
-                    f"{ref.key} answer unusable for {task}: {exc}",
-                    provider=ref.provider,
-                    model=ref.model,
-                    request_id=completion.request_id,
-                ) from exc
+                # The model answered; what it said cannot be used. A problem of this
+                # message (a customer can provoke it), not of the provider: its breaker
+                # counts a success, and after MAX_UNUSABLE_ANSWERS the call gives up.
+                attempt.status = UNUSABLE
+                attempt.error = f"unusable answer: {str(exc)[:200]}"
+                attempt.latency_ms = (time.perf_counter() - started) * 1000
+                budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)
+                report_transition(breaker.record(ok=True, latency_s=attempt.latency_ms / 1000))
+                if sum(a.status == UNUSABLE for a in attempts) >= MAX_UNUSABLE_ANSWERS:
+                    break
+                continue
         except ProviderError as exc:
             attempt.status = _status_of(exc)
             attempt.error = type(exc).__name__
