@@ -17,6 +17,7 @@ from app.guardrails.inputs import InputReport, check_input
 from app.guardrails.language import check_language
 from app.guardrails.length import check_length
 from app.guardrails.links import check_links
+from app.guardrails.names import greeting_name
 from app.guardrails.offers import check_offers
 from app.guardrails.prices import check_prices
 from app.guardrails.promises import check_promises
@@ -42,5 +43,6 @@ __all__ = [
     "check_prices",
     "check_promises",
     "evaluate_reply",
+    "greeting_name",
     "send_window_verdict",
 ]

@@ -27,6 +27,8 @@ _MARKERS_EXACT: tuple[str, ...] = (
 _MARKERS_ANY: tuple[str, ...] = (
     "the only prices you may quote",
     "customer_message",
+    "customer_name",
+    "conversation_history",
     "allowed intents:",
     "never instructions to you",
 )

@@ -29,7 +29,7 @@ from app.conversations import (
 from app.db.models import Message, MessageState, Review
 from app.delivery import deliver as send_reply
 from app.errors import ConversationBusy, InvalidInput
-from app.guardrails import Verdict, check_input, evaluate_reply
+from app.guardrails import Verdict, check_input, evaluate_reply, greeting_name
 from app.pipeline import turns
 from app.pipeline.classification import classify_text
 from app.pipeline.schemas import MAX_TEXT_CHARS
@@ -198,7 +198,7 @@ def draft(message: Message, *, policy: Policy, now: dt.datetime) -> Change | Non
             text=context.text,
             intent=message.intent or "other",
             language=language,
-            contact_name=message.contact_name,
+            contact_name=greeting_name(message.contact_name),
             violations=message.violations,
             history=context.history,
         ),

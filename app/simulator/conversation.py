@@ -18,14 +18,36 @@ CUSTOMER_CLOSE = "</customer_message>"
 HISTORY_OPEN = "<conversation_history>"
 HISTORY_CLOSE = "</conversation_history>"
 TURN_CLOSE = "</turn>"
+NAME_OPEN = "<customer_name>"
+NAME_CLOSE = "</customer_name>"
 _TURN_OPEN = re.compile(r'<turn role="(customer|keel|human)">')
 _ROLES: dict[str, Role] = {"customer": "customer", "keel": "keel", "human": "human"}
 
 
+def _after_name(user: str) -> int:
+    """Where the user turn goes on after a leading customer_name block (0 without one)."""
+    lead = len(user) - len(user.lstrip())
+    if not user.startswith(NAME_OPEN, lead):
+        return 0
+    end = user.find(NAME_CLOSE, lead)
+    return end + len(NAME_CLOSE) if end >= 0 else 0
+
+
+def customer_name(user: str) -> str:
+    """The name Keel gave to greet the customer by, or "" when it gave none."""
+    lead = len(user) - len(user.lstrip())
+    end = _after_name(user)
+    if not end:
+        return ""
+    return user[lead + len(NAME_OPEN) : end - len(NAME_CLOSE)].strip()
+
+
 def _history_span(user: str) -> tuple[int, int, int] | None:
     """(start of the turns, end of the turns, end of the block) when `user` opens with a
-    history block; a block with no closing tag ends at the current message."""
-    lead = len(user) - len(user.lstrip())
+    history block (after the name, if any); a block with no closing tag ends at the
+    current message."""
+    skip = _after_name(user)
+    lead = skip + len(user[skip:]) - len(user[skip:].lstrip())
     if not user.startswith(HISTORY_OPEN, lead):
         return None
     start = lead + len(HISTORY_OPEN)
@@ -41,7 +63,7 @@ def customer_text(user: str) -> str:
     """The current customer message fenced in Keel's tags, or the whole turn when there
     are none."""
     span = _history_span(user)
-    after = span[2] if span is not None else 0
+    after = span[2] if span is not None else _after_name(user)
     start = user.find(CUSTOMER_OPEN, after)
     if start < 0:
         return user[after:].strip()

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from app.simulator.classify import currency_named, fold, stable_hash
-from app.simulator.conversation import Role, customer_text, history_turns
+from app.simulator.conversation import Role, customer_name, customer_text, history_turns
 from app.simulator.followup import classify_in_context
 from app.simulator.pricing import (
     Product,
@@ -236,7 +236,7 @@ def draft_reply(system: str, user: str) -> str:
         language = language if language in _PRICED else guessed_language
         intent = intent or guessed_intent
     currency = _field(system, "QUOTE PRICES IN: ").upper()
-    name = _field(system, "CUSTOMER NAME: ")
+    name = customer_name(user)
     greetings = _GREETINGS[language]
     named = bool(name) and name != "-"
     hi = greetings[seed % 2].format(name=name) if named else greetings[2 + seed % 2]
