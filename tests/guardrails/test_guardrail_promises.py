@@ -29,6 +29,15 @@ PROMISES = [
     ("en", "The first lesson is free of charge."),
     ("en", "Refunds are processed within a week."),
     ("en", "Your certificate will arrive by Friday at the latest."),
+    # free, said the ways real replies say it (issue 13)
+    ("en", "It's completely free for you!"),
+    ("en", "The materials are free."),
+    ("en", "You get a complimentary trial lesson."),
+    ("en", "There is no charge for the placement test."),
+    ("es", "Las clases de conversación no tienen costo."),
+    ("es", "El libro va de regalo con la matrícula."),
+    ("pt", "A primeira aula é de cortesia."),
+    ("pt", "O material não custa nada."),
 ]
 NOT_PROMISES = [
     ("es", "Una persona del equipo revisará tu solicitud y te escribirá."),
@@ -37,6 +46,9 @@ NOT_PROMISES = [
     ("en", "Feel free to ask anything else."),
     ("en", "Our freelance teachers are natives."),
     ("en", "Someone from the team will review your request."),
+    ("en", "You are free to choose the schedule that suits you."),
+    ("en", "Feel free to write to us in Spanish or English."),
+    ("en", "Our free-flowing conversation classes run on Fridays."),
 ]
 
 
