@@ -6,6 +6,7 @@ come from Keel's validated settings, so a bad variable fails the worker at start
 
 from __future__ import annotations
 
+from celery.schedules import crontab
 from kombu import Queue
 
 from app.broker.queues import ALL_QUEUES, DEFAULT_QUEUE, DEFAULT_STEP_QUEUE, MAINTENANCE_QUEUE
@@ -60,6 +61,7 @@ MAINTENANCE_TASKS = (
     "keel.release_held",
     "keel.drain_parked",
     "keel.reconcile",
+    "keel.heartbeat",
 )
 # Where each task goes unless the sender names a queue (draft names its tier's queue).
 task_routes = {
@@ -96,5 +98,14 @@ beat_schedule = {
         "task": "keel.reconcile",
         "schedule": 15.0,
         "options": {"queue": MAINTENANCE_QUEUE, "expires": 14},
+    },
+    # The one whole-minute entry, so Sentry Crons has something to watch (it ignores
+    # sub-minute schedules, i.e. every entry above): beat checks in `in_progress` as it
+    # sends, a worker `ok` as it finishes. A dead beat misses a check-in; a stuck or
+    # missing worker times out. The entry's name is the monitor's slug.
+    "keel-heartbeat": {
+        "task": "keel.heartbeat",
+        "schedule": crontab(),
+        "options": {"queue": MAINTENANCE_QUEUE, "expires": 55},
     },
 }

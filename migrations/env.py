@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import app.db.models  # noqa: F401  (registers the tables)
+from app.config import get_settings
 from app.db.engine import get_engine
 
 config = context.config
@@ -24,7 +25,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    url = config.get_main_option("sqlalchemy.url") or None
+    # The owner migrates (DATABASE_URL), never the app role of KEEL_APP_DATABASE_URL.
+    url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
     engine = get_engine(url)
     with engine.connect() as connection:
         context.configure(

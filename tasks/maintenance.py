@@ -34,3 +34,10 @@ def reconcile() -> int:
 def release_held_messages() -> int:
     """Enqueue classification of messages whose burst has been quiet for `coalesce_s`."""
     return release_held()
+
+
+@app.task(name="keel.heartbeat")
+def heartbeat() -> str:
+    """Proof that beat sends and a worker runs, once a minute: Sentry Crons watches it
+    (beat's `keel-heartbeat` entry), so a dead beat alerts. Does nothing else."""
+    return "ok"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from app.console import console, err_console, print_json
 from app.conversations.manage import (
@@ -16,6 +15,7 @@ from app.conversations.manage import (
 )
 from app.db import session_scope
 from app.policy import get_policy
+from app.reporting.conversation import print_conversation
 
 group = typer.Typer(help="A conversation: its turns, handing it to a person and back.")
 contacts = typer.Typer(help="Contacts: opting back in after an opt-out.")
@@ -32,24 +32,7 @@ def _show(conversation: ConversationPublic, *, as_json: bool) -> None:
     if as_json:
         print_json(conversation.model_dump(mode="json"))
         return
-    console.print(
-        f"[bold]{conversation.channel}/{conversation.conversation_id}[/] "
-        f"contact={conversation.contact_id} status=[bold]{conversation.status}[/] "
-        f"last customer message {conversation.last_customer_at:%Y-%m-%d %H:%M} UTC"
-        + (
-            f", handed off until {conversation.handoff_until:%Y-%m-%d %H:%M} UTC"
-            if conversation.status == "handoff" and conversation.handoff_until
-            else ""
-        )
-    )
-    table = Table(show_lines=False)
-    for header in ("at", "role", "state", "text", "message"):
-        table.add_column(header)
-    for turn in conversation.turns:
-        table.add_row(
-            f"{turn.at:%m-%d %H:%M:%S}", turn.role, turn.state, turn.text, turn.message_id[:8]
-        )
-    console.print(table)
+    print_conversation(console, conversation)
 
 
 @group.command("show")

@@ -36,8 +36,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def get_engine(url: str | None = None) -> sa.Engine:
-    """The engine for `url` (default: DATABASE_URL) in this process."""
-    url = url or get_settings().database_url
+    """The engine for `url` in this process. Default: the running processes' URL,
+    KEEL_APP_DATABASE_URL if set, else DATABASE_URL (migrations pass the owner's)."""
+    url = url or get_settings().app_database_url
     key = (url, os.getpid())
     engine = _engines.get(key)
     if engine is None:

@@ -1,4 +1,5 @@
-"""The demo: real processes on embedded defaults, the sample inbox, an outage, a summary."""
+"""The demo: real processes on embedded defaults, the sample inbox and the conversation
+threads, an outage, a summary."""
 
 from __future__ import annotations
 
@@ -16,23 +17,26 @@ from pathlib import Path
 
 import httpx
 from rich.progress import Progress
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from app.config import reset_settings
 from app.console import console
 from app.db import reset_engines, session_scope
 from app.db.migrate import upgrade
-from app.db.models import Message
+from app.db.models import AuditEvent, Message
 from app.demo import procs
 from app.demo.receiver import WebhookReceiver
 from app.demo.replay import as_of_now
 from app.demo.report import print_summary
-from app.policy import BUNDLED_POLICY_PATH
+from app.demo.threads import Pace, Played, ThreadPlayer, load_threads
+from app.policy import BUNDLED_POLICY_PATH, get_policy
 from app.providers import reset_clients
 
 INBOX = Path(__file__).with_name("data") / "inbox.jsonl"
 PENDING_STATES = ("received", "classified", "drafted", "parked")
 BATCH = 50
+# The thread whose conversation the summary shows: a follow-up answered in its context.
+SHOWN_KIND = "follow_up"
 
 
 @dataclass
@@ -45,12 +49,37 @@ class DemoOptions:
     keep: bool = False
     concurrency: int = 4
     send_window: bool = False
+    threads: bool = True
+    thread_pace: float = 0.5  # the threads' written delays times this
 
 
 def load_inbox(limit: int | None = None) -> list[dict[str, object]]:
     """The sample inbox, its `received_at` times replayed as the last two hours."""
     lines = [json.loads(line) for line in INBOX.read_text("utf-8").splitlines() if line.strip()]
     return as_of_now(lines[:limit] if limit else lines, now=dt.datetime.now(dt.UTC))
+
+
+def _sample(session: Session) -> str | None:
+    """The message whose trace the summary shows: the first sent that failed over, else
+    the first sent."""
+    sent = select(Message.id).where(Message.state == "sent").order_by(col(Message.created_at))
+    failed_over = sent.where(
+        col(Message.id).in_(select(AuditEvent.message_id).where(AuditEvent.action == "failover"))
+    )
+    return session.exec(failed_over).first() or session.exec(sent).first()
+
+
+def _shown(played: list[Played]) -> tuple[str, str] | None:
+    """The conversation the summary shows: a follow-up that converted, else any."""
+    ok = [p for p in played if p.error is None and p.message_ids]
+    for candidate in (
+        [p for p in ok if p.kind == SHOWN_KIND and p.outcome_id],
+        [p for p in ok if p.kind == SHOWN_KIND],
+        ok,
+    ):
+        if candidate:
+            return candidate[0].channel, candidate[0].conversation
+    return None
 
 
 @contextmanager
@@ -75,14 +104,17 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 
 class _Faults:
-    """Takes the primary provider down a second into the run, then every provider."""
+    """Takes the primary provider down a second after the first messages have waited out
+    their burst quiet period (`coalesce_s`: no model is called before), then every
+    provider."""
 
-    PRIMARY_AT_S = 1.0
+    AFTER_QUIET_S = 1.0
 
-    def __init__(self, *, sim: str, options: DemoOptions, started: float) -> None:
+    def __init__(self, *, sim: str, options: DemoOptions, started: float, quiet_s: float) -> None:
         self.sim = sim
         self.options = options
         self.started = started
+        self.primary_at_s = quiet_s + self.AFTER_QUIET_S
         self.primary_done = options.outage_s <= 0
         self.all_done = options.all_down_s <= 0
 
@@ -94,14 +126,14 @@ class _Faults:
 
     def tick(self) -> None:
         elapsed = time.monotonic() - self.started
-        if not self.primary_done and elapsed >= self.PRIMARY_AT_S:
+        if not self.primary_done and elapsed >= self.primary_at_s:
             self._down("anthropic", self.options.outage_s)
             console.print(
                 f"[yellow]anthropic is down for {self.options.outage_s:.0f} s "
                 "(503 to every call): work fails over to openai[/]"
             )
             self.primary_done = True
-        all_at = self.PRIMARY_AT_S + self.options.outage_s + 2
+        all_at = self.primary_at_s + self.options.outage_s + 2
         if not self.all_done and elapsed >= all_at:
             for provider in ("anthropic", "openai"):
                 self._down(provider, self.options.all_down_s)
@@ -216,45 +248,72 @@ def _run(
     procs.wait_for_http(f"{sim}/_sim/health")
     procs.wait_for_http(f"{api}/healthz")
     inbox = load_inbox(options.limit)
+    threads = load_threads() if options.threads else []
     console.print(
-        f"[bold]Keel demo[/]: {len(inbox)} messages, worker x{options.concurrency}, "
-        f"simulator latency {options.latency_ms} ms, webhook {receiver.url}"
+        f"[bold]Keel demo[/]: {len(inbox)} messages and {len(threads)} conversation threads, "
+        f"worker x{options.concurrency}, simulator latency {options.latency_ms} ms, "
+        f"webhook {receiver.url}"
     )
     headers = {"Authorization": f"Bearer {api_key}"}
     fed_at = time.monotonic()
     # The faults follow the clock, not the feed: posting takes a second, processing longer.
-    faults = _Faults(sim=sim, options=options, started=time.monotonic())
+    quiet_s = get_policy().conversations.coalesce_s
+    faults = _Faults(sim=sim, options=options, started=time.monotonic(), quiet_s=quiet_s)
+    pace = Pace(coalesce_s=quiet_s, scale=options.thread_pace)
     with (
         httpx.Client(base_url=api, headers=headers, timeout=30) as client,
         Progress(console=console, transient=True) as progress,
     ):
-        bar = progress.add_task("posting the inbox", total=len(inbox))
-        for start in range(0, len(inbox), BATCH):
-            chunk = inbox[start : start + BATCH]
-            client.post("/v1/messages:batch", json={"messages": chunk}).raise_for_status()
-            progress.advance(bar, len(chunk))
-        wait = progress.add_task("processing", total=len(inbox))
-        deadline = started + options.timeout_s
-        pending = len(inbox)
-        while time.monotonic() < deadline:
-            faults.tick()
-            pending = _pending(PENDING_STATES)
-            progress.update(wait, completed=len(inbox) - pending)
-            if pending == 0:
-                break
-            time.sleep(0.25)
+        player = ThreadPlayer(client=client, threads=threads, pace=pace).start()
+        try:
+            pending = _feed_and_wait(options, client, progress, inbox, player, faults, started)
+        finally:
+            player.stop()
+        played = player.results()
     elapsed = time.monotonic() - fed_at
+    total = len(inbox) + sum(len(p.message_ids) for p in played)
     with session_scope() as session:
-        sample_id = session.exec(
-            select(Message.id).where(Message.state == "sent").order_by(col(Message.created_at))
-        ).first()
+        sample_id = _sample(session)
     print_summary(
         receiver=receiver,
         elapsed_s=elapsed,
-        messages=len(inbox),
+        messages=total,
         sample_id=sample_id,
+        played=played,
+        conversation=_shown(played),
     )
     if pending:
         console.print(f"[red]{pending} messages still in flight after {options.timeout_s:.0f} s[/]")
         return False
     return True
+
+
+def _feed_and_wait(
+    options: DemoOptions,
+    client: httpx.Client,
+    progress: Progress,
+    inbox: list[dict[str, object]],
+    player: ThreadPlayer,
+    faults: _Faults,
+    started: float,
+) -> int:
+    """Post the inbox while the threads play, then wait until every message has settled
+    and every thread has finished; returns how many messages are still pending."""
+    bar = progress.add_task("posting the inbox", total=len(inbox))
+    for start in range(0, len(inbox), BATCH):
+        chunk = inbox[start : start + BATCH]
+        client.post("/v1/messages:batch", json={"messages": chunk}).raise_for_status()
+        progress.advance(bar, len(chunk))
+    total = len(inbox) + player.total_messages
+    wait = progress.add_task("processing (and playing the threads)", total=total)
+    deadline = started + options.timeout_s
+    pending = total
+    while time.monotonic() < deadline:
+        faults.tick()
+        unposted = player.total_messages - player.posted
+        pending = _pending(PENDING_STATES) + unposted
+        progress.update(wait, completed=total - pending)
+        if pending == 0 and player.done():
+            break
+        time.sleep(0.25)
+    return pending

@@ -1,6 +1,11 @@
 """Sentry for web, worker and beat: errors, traces from the API through every task, and
 beat tasks as Crons check-ins. Off unless SENTRY_DSN is set.
 
+Crons: beat checks each whole-minute entry in as it sends it (`in_progress`) and the
+worker as it finishes (`ok`/`error`), with the entry's name as the monitor's slug. The
+`keel-heartbeat` entry (every minute) is there for that alone, so a dead beat is a missed
+check-in; the sub-minute entries are left out (Crons cannot schedule them).
+
 Nothing personal leaves: `send_default_pii=False`, no request bodies, no stack-frame
 locals, the AI integrations without prompts, and every event, transaction and
 breadcrumb passes through `app.observability.scrub` first.

@@ -1,8 +1,10 @@
 """Figures over the audit record: counts by state, tier, intent, provider, language and
 reason; cost against the all-flagship counterfactual and the savings; guardrail hits;
-failovers; latency percentiles per model task and between steps; conversions (SPEC 12)
+failovers; latency percentiles per model task and between steps; conversations (SPEC 11:
+coalesced, superseded, opt-outs, handoffs, reply windows closed); conversions (SPEC 12)
 by tier, intent, language and who answered, and the model cost per conversion.
-`build_report` serves `keel report` and the demo's closing summary alike.
+`build_report` serves `keel report` and the demo's closing summary alike, as do the
+renderings of one message's trace and of one conversation.
 """
 
 from app.reporting.conversions import Conversions, Tally, converting_kinds

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from app.db.models import AuditEvent, Message
+from app.db.models import AuditEvent, Contact, Message
 
 _detail = col(AuditEvent.detail)
 
@@ -55,6 +55,14 @@ def detail_counts(
     )
     rows = session.execute(_since_events(query, since)).all()
     return {tuple(row[:-1]): int(row[-1]) for row in rows}
+
+
+def opted_out_contacts(session: Session, since: dt.datetime | None) -> int:
+    """Contacts opted out now (per channel), those who opted out since `since`."""
+    query = sa.select(sa.func.count()).select_from(Contact).where(col(Contact.opted_out))
+    if since is not None:
+        query = query.where(col(Contact.opted_out_at) >= since)
+    return int(session.execute(query).scalar_one())
 
 
 @dataclass(frozen=True)

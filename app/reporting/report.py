@@ -1,11 +1,13 @@
-"""`keel report`: counts, cost against the all-flagship counterfactual, latency and
-conversions.
+"""`keel report`: counts, cost against the all-flagship counterfactual, latency,
+conversations and conversions.
 
 Counts come from GROUP BY queries over messages and audit events; cost and tokens are
 summed per model in SQL, and the counterfactual prices the same token counts at the
 flagship tier's first model (whatever model a call really used), so the savings say
-what tiering saved. Latency percentiles are streamed. Conversions (SPEC 12) come from
-`app.reporting.conversions`.
+what tiering saved. Latency percentiles are streamed. The conversation figures (SPEC 11)
+read the reasons of `no_reply` and `escalated` events (`coalesced`, `superseded`,
+`opted_out`, `handoff`, `reply_window_closed`), the `handoff` and `opted_out` actions and
+the contacts opted out. Conversions (SPEC 12) come from `app.reporting.conversions`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from app.reporting.queries import (
     detail_counts,
     message_counts,
     model_call_groups,
+    opted_out_contacts,
 )
 
 # A send-window verdict that fails defers the reply (scheduled); it blocks nothing.
@@ -48,6 +51,9 @@ class Report:
     actions: dict[str, int] = field(default_factory=dict)
     escalations: dict[str, int] = field(default_factory=dict)
     dead_letters: dict[str, int] = field(default_factory=dict)
+    # messages ended without a reply, by reason (SPEC 11: coalesced, superseded, opted_out)
+    no_replies: dict[str, int] = field(default_factory=dict)
+    contacts_opted_out: int = 0
     guardrail_hits: dict[str, int] = field(default_factory=dict)
     failovers: dict[str, int] = field(default_factory=dict)
     input_tokens: int = 0
@@ -73,6 +79,41 @@ class Report:
     def failover_total(self) -> int:
         return sum(self.failovers.values())
 
+    @property
+    def coalesced(self) -> int:
+        """Messages of a burst answered by the reply to a later one."""
+        return self.no_replies.get("coalesced", 0)
+
+    @property
+    def superseded(self) -> int:
+        """Drafted replies withdrawn unsent because a newer message answers the turn."""
+        return self.no_replies.get("superseded", 0)
+
+    @property
+    def opt_outs(self) -> int:
+        """Messages that asked to stop receiving messages (`opted_out` events)."""
+        return self.actions.get("opted_out", 0)
+
+    @property
+    def opted_out_messages(self) -> int:
+        """Messages withdrawn or left unanswered because their contact opted out."""
+        return self.no_replies.get("opted_out", 0)
+
+    @property
+    def handoffs(self) -> int:
+        """Times a person took a conversation over (`handoff` events)."""
+        return self.actions.get("handoff", 0)
+
+    @property
+    def handoff_escalations(self) -> int:
+        """Messages escalated because a person had the conversation."""
+        return self.escalations.get("handoff", 0)
+
+    @property
+    def reply_windows_closed(self) -> int:
+        """Replies escalated because the channel's reply window had closed."""
+        return self.escalations.get("reply_window_closed", 0)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat() if self.since else None,
@@ -87,6 +128,17 @@ class Report:
             "actions": self.actions,
             "escalations": self.escalations,
             "dead_letters": self.dead_letters,
+            "no_replies": self.no_replies,
+            "conversations": {
+                "coalesced": self.coalesced,
+                "superseded": self.superseded,
+                "opt_outs": self.opt_outs,
+                "contacts_opted_out": self.contacts_opted_out,
+                "opted_out_messages": self.opted_out_messages,
+                "handoffs": self.handoffs,
+                "handoff_escalations": self.handoff_escalations,
+                "reply_windows_closed": self.reply_windows_closed,
+            },
             "guardrail_hits": self.guardrail_hits,
             "failovers": self.failover_total,
             "failover_routes": self.failovers,
@@ -130,6 +182,8 @@ def build_report(session: Session, *, policy: Policy, since: dt.datetime | None 
     r.classified_by = _flat(detail_counts(session, "classified", ("tier",), since))
     r.escalations = _flat(detail_counts(session, "escalated", ("reason",), since))
     r.dead_letters = _flat(detail_counts(session, "dead_lettered", ("reason",), since))
+    r.no_replies = _flat(detail_counts(session, "no_reply", ("reason",), since))
+    r.contacts_opted_out = opted_out_contacts(session, since)
     r.failovers = _flat(detail_counts(session, "failover", ("from", "to"), since), sep=" -> ")
     hits = detail_counts(session, "guardrail", ("check", "reason", "passed"), since)
     r.guardrail_hits = _flat(
