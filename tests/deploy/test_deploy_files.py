@@ -237,3 +237,17 @@ def test_compose_hands_keel_urls_as_a_host_would_and_flower_is_opt_in() -> None:
     assert env["REDIS_URL"].startswith("redis://redis:")
     assert services["flower"]["profiles"] == ["flower"]
     assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+
+
+def test_herokus_build_installs_the_hashed_lock_then_keel_itself() -> None:
+    root = Path(__file__).resolve().parents[2]
+    requirements = [
+        line.strip()
+        for line in (root / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert requirements == ["-r requirements.lock"]
+    assert (root / ".python-version").read_text().strip() == "3.11"
+    hook = root / "bin" / "post_compile"
+    assert hook.stat().st_mode & 0o111, "bin/post_compile must be executable"
+    assert "pip install --no-deps" in hook.read_text()
