@@ -32,7 +32,8 @@ _MARKERS_ANY: tuple[str, ...] = (
     "allowed intents:",
     "never instructions to you",
 )
-_CATALOG_LINE = re.compile(r"[\w-]+\s*\|[^|\n]+\|\s*[A-Z]{3}\s\d+\.\d\d")
+# Starts only where a word starts (a lookbehind), so a long run of letters is one try.
+_CATALOG_LINE = re.compile(r"(?<![\w-])[\w-]+\s*\|[^|\n]+\|\s*[A-Z]{3}\s\d+\.\d\d")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _BRAND = " keelbrand "
 _references: dict[tuple[int, int], tuple[Policy, frozenset[tuple[str, ...]]]] = {}

@@ -22,7 +22,8 @@ _TLDS = (
     "|de|fr|it|eu|nl|be|ch|at|ca|au|in|edu|gov|example|pay|page|web|work|ai|so|sh|st|im"
 )
 _URL = re.compile(
-    r"\b(?i:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"'()\[\]{}]+"
+    # a scheme is short: bounded, so a long run of letters is not rescanned from each one
+    r"(?<![a-zA-Z0-9+.-])(?i:[a-z][a-z0-9+.-]{0,31}://|www\.)[^\s<>\"'()\[\]{}]+"
     # A bare domain's top-level domain is lower case: `2026.Es decir` is two sentences.
     rf"|(?<![@\w.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:{_TLDS})\b(?![@-])"
     r"(?:[/:?#][^\s<>\"']*)?"

@@ -15,30 +15,45 @@ from app.policy.models import Policy
 CHECK = "promises"
 
 
+_TOKEN = re.compile(r"\w+")
+
+
 @lru_cache(maxsize=32)
 def _compiled(
     phrases: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[re.Pattern[str], list[tuple[str, str, re.Pattern[str]]]]:
-    """One pattern for any phrase (most drafts have none: one pass), and one per phrase."""
-    each = [
-        (language, phrase, phrase_pattern(phrase))
-        for language, group in phrases
-        for phrase in group
-        if phrase.strip()
-    ]
-    anyone = re.compile("|".join(pattern for _, _, pattern in each) or "(?!)")
-    return anyone, [(lang, phrase, re.compile(pattern)) for lang, phrase, pattern in each]
+) -> list[tuple[str, str, frozenset[str], re.Pattern[str]]]:
+    """Per phrase: its language, the phrase, the words a text must hold for it to be
+    there at all, and its pattern."""
+    each = []
+    for language, group in phrases:
+        for phrase in group:
+            words = _TOKEN.findall(fold(phrase))
+            if words:
+                # the last word may take a plural ending: it is matched by its stem below
+                needed = frozenset(words[:-1])
+                each.append((language, phrase, needed, re.compile(phrase_pattern(phrase))))
+    return each
+
+
+def _present(needed: frozenset[str], last: str, tokens: frozenset[str]) -> bool:
+    return needed <= tokens and bool({last, f"{last}s", f"{last}es"} & tokens)
 
 
 def check_promises(text: str, *, policy: Policy, language: str | None) -> Verdict:
-    """Fail with `promise` when any policy phrase appears; detail lists the phrases."""
+    """Fail with `promise` when any policy phrase appears; detail lists the phrases.
+
+    The text's words are read once; only a phrase whose every word is among them is
+    searched for, so the time is linear in the text whatever it holds."""
     by_language = policy.guardrails.promises
     order = sorted(by_language, key=lambda lang: (lang != language, lang))
-    anyone, patterns = _compiled(tuple((lang, tuple(by_language[lang])) for lang in order))
+    patterns = _compiled(tuple((lang, tuple(by_language[lang])) for lang in order))
     folded = fold(text)
-    found = []
-    if anyone.search(folded):
-        found = [f"{lang}:{phrase}" for lang, phrase, pattern in patterns if pattern.search(folded)]
+    tokens = frozenset(_TOKEN.findall(folded))
+    found = [
+        f"{lang}:{phrase}"
+        for lang, phrase, needed, pattern in patterns
+        if _present(needed, _TOKEN.findall(fold(phrase))[-1], tokens) and pattern.search(folded)
+    ]
     detail: dict[str, object] = {"language": language, "phrases": found}
     if found:
         return Verdict(check=CHECK, passed=False, reason="promise", detail=detail)
