@@ -4,6 +4,9 @@ unless they are really waiting on a queue, so a Redis that lost its queues, or a
 killed while holding a task (fetched, started or not), loses no work. Re-running a step
 is harmless: steps are idempotent.
 
+A message whose step is running (its step lease is live: `app/state/leases.py`) is
+left alone however long it has been: a step waiting on slow models is not run twice.
+
 "Really waiting" is a queue marker set at enqueue *and* the id still on a queue list: a
 task a worker fetched leaves the list, and if that worker died it would otherwise sit in
 kombu's unacked hash until the visibility timeout, an hour later."""
@@ -23,6 +26,7 @@ from app.db.models import Message, MessageState, utcnow
 from app.lifecycle import move
 from app.policy import Policy
 from app.state import Keys, get_redis, keys
+from app.state.leases import live_leases
 
 WORKING_STATES = (MessageState.received, MessageState.classified, MessageState.drafted)
 # Past this many waiting tasks, a stalled message with a marker is taken to be in the
@@ -63,6 +67,10 @@ def reconcile(*, policy: Policy, now: dt.datetime | None = None, limit: int = 20
             .order_by(col(Message.updated_at))
             .limit(limit)
         ).all()
+    if not stalled:
+        return 0
+    running = live_leases([m.id for m in stalled])  # slow, not dead: leave them be
+    stalled = [m for m in stalled if m.id not in running]
     if not stalled:
         return 0
     r, k = get_redis(), keys()

@@ -21,6 +21,7 @@ from app.providers.base import Attempt
 from app.providers.health import breaker_for, report_config_error, report_transition
 from app.providers.prompt import Prompt, probe_prompt
 from app.providers.registry import get_client
+from app.state.leases import renew_lease
 
 T = TypeVar("T")
 UNUSABLE = "unusable"
@@ -188,6 +189,7 @@ def _call_chain(
                 "budget_usd": str(policy.routing.daily_budget_usd),
             }
             break  # every flagship model shares the one budget
+        renew_lease(message_id)  # about to wait on a model: the step is alive
         started = time.perf_counter()
         try:
             completion = get_client(ref.provider).complete(

@@ -39,6 +39,10 @@ class Keys:
     def crashes(self, message_id: str, step: str) -> str:
         return self._k("crashes", message_id, step)
 
+    def step_lease(self, message_id: str) -> str:
+        """Held while a step of the message runs (renewed while it waits on a model)."""
+        return self._k("running", message_id)
+
     def tier_up(self, tier: str) -> str:
         return self._k("tier_up", tier)
 
