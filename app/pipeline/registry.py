@@ -9,7 +9,7 @@ from typing import Protocol
 
 from app.db.models import Message
 from app.lifecycle import Step
-from app.pipeline import steps
+from app.pipeline import outbound, steps
 from app.pipeline.transition import Change
 from app.policy import Policy
 
@@ -24,8 +24,8 @@ WORK: dict[Step, StepWork] = {
     Step.ingest: steps.ingest,
     Step.classify: steps.classify,
     Step.draft: steps.draft,
-    Step.check: steps.check,
-    Step.deliver: steps.deliver,
+    Step.check: outbound.check,
+    Step.deliver: outbound.deliver,
 }
 
 

@@ -15,8 +15,8 @@ from app.audit import timeline
 from app.config import reset_settings
 from app.db import session_scope
 from app.db.models import Message, Review
+from app.pipeline.outbound import check
 from app.pipeline.runner import execute
-from app.pipeline.steps import check
 from app.policy import load_policy
 from tests.helpers import always_open_policy
 from tests.pipeline.test_steps import load, new_message
