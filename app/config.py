@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -33,6 +35,33 @@ def normalise_database_url(url: str) -> str:
     )
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """Whether `host` names this machine: `localhost`, 127.0.0.0/8 or ::1."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_webhook_url(url: str) -> str:
+    """`url` if it is `https://`, or `http://` to a loopback address (a local receiver).
+
+    Raises:
+        ValueError: any other scheme, or plain http to another host.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if not parts.netloc or scheme not in ("http", "https"):
+        raise ValueError("must be an https:// URL")
+    if scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must be https:// (plain http:// only to localhost, 127.0.0.0/8 or ::1)")
+    return url
+
+
 class Settings(BaseSettings):
     """Every knob Keel reads from the environment."""
 
@@ -47,7 +76,10 @@ class Settings(BaseSettings):
     keel_policy: Path | None = None
     keel_api_keys: str = ""
     keel_webhook_url: str | None = None
-    keel_webhook_secret: str | None = None
+    # Validated even when unset: a webhook URL without it fails at start.
+    keel_webhook_secret: str | None = Field(default=None, validate_default=True)
+    # HMAC key of the audit chains, kept outside the database; unset: plain SHA-256.
+    keel_audit_key: str | None = Field(default=None, min_length=16)
     # Prefix of every Redis key Keel and Celery write, so deployments and tests can share a server.
     keel_namespace: str = Field(default="keel", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     keel_max_body_bytes: int = Field(default=64 * 1024, gt=0)
@@ -62,6 +94,10 @@ class Settings(BaseSettings):
     sentry_environment: str | None = None
     flower_basic_auth: str | None = None
     port: int = Field(default=8000, ge=1, le=65535)
+    # /metrics: on the web port behind this bearer key, and/or on a port of its own
+    # (no key there: keep that port off the public network). Neither: no /metrics.
+    keel_metrics_key: str | None = None
+    keel_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Processes of the web server and concurrency of a worker; unset: the process's default.
     web_concurrency: int | None = Field(default=None, gt=0)
     worker_concurrency: int | None = Field(default=None, gt=0)
@@ -78,6 +114,25 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis:// or rediss://")
         return value
 
+    @field_validator("keel_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_webhook_url(value)
+
+    @field_validator("keel_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("keel_webhook_url") and not value:
+            raise ValueError("must be set when KEEL_WEBHOOK_URL is (every POST is signed)")
+        return value
+
+    @field_validator("keel_metrics_port")
+    @classmethod
+    def _metrics_port(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value == info.data.get("port"):
+            raise ValueError("must differ from PORT (the web port)")
+        return value
+
     @field_validator("keel_redis_tls_verify", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -86,6 +141,9 @@ class Settings(BaseSettings):
     @field_validator(
         "keel_webhook_url",
         "keel_webhook_secret",
+        "keel_audit_key",
+        "keel_metrics_key",
+        "keel_metrics_port",
         "sentry_dsn",
         "keel_app_database_url",
         "web_concurrency",

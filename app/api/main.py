@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from app.api.conversations import router as conversations_router
 from app.api.errors import install_error_handlers
 from app.api.guard import RequestGuard
-from app.api.metrics_route import router as metrics_router
+from app.api.metrics_route import metrics_router
 from app.api.outcomes import router as outcomes_router
 from app.api.reviews import router as reviews_router
 from app.api.routes import router
@@ -35,7 +35,7 @@ def create_app() -> FastAPI:
     api.include_router(reviews_router)
     api.include_router(conversations_router)
     api.include_router(outcomes_router)
-    api.include_router(metrics_router)
+    api.include_router(metrics_router(settings))
     api.add_middleware(
         RequestGuard,
         api_keys=lambda: get_settings().api_keys,

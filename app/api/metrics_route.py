@@ -1,17 +1,86 @@
-"""`GET /metrics`: Prometheus text format, unauthenticated (ids and counts only, no
-message data), computed at scrape time by `app.observability.metrics`."""
+"""`/metrics` (Prometheus text, ids and counts only), computed by `app.observability.metrics`,
+served only where an operator asked for it.
+
+- `KEEL_METRICS_KEY` set: `GET /metrics` on the web port with `Authorization: Bearer
+  <that key>`; without it or with another, 401. A key of its own, not an API key: the
+  scraper's credential can read counts and nothing else.
+- `KEEL_METRICS_PORT` set: the same figures on that port, without a key, from a server
+  the web process starts with the app and stops with it. Several web processes share
+  the port's figures: the first to bind it serves it (the figures come from Redis and
+  the database, so any process answers the same); keep the port off the public network.
+- Neither: no `/metrics` route at all (404), as if it did not exist.
+
+Every way in reads through one collector per app, so scrapes share its cache.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import errno
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
+from fastapi import APIRouter, Header, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client.registry import CollectorRegistry
+
+from app.api.errors import error_response
+from app.config import Settings
 from app.observability.metrics import registry
 
-router = APIRouter()
+log = logging.getLogger("keel.metrics")
+
+# Every interface: Prometheus scrapes from another host. Keep the port private.
+METRICS_BIND = "0.0.0.0"
 
 
-@router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
-    """Queue depths, messages by state, model calls and cost, guardrail blocks, breakers."""
-    return Response(generate_latest(registry()), media_type=CONTENT_TYPE_LATEST)
+def bearer_matches(authorization: str | None, key: str) -> bool:
+    """Whether `Authorization` is `Bearer <key>` (constant-time comparison)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), key.encode())
+
+
+def metrics_router(settings: Settings) -> APIRouter:
+    """The router to include in the app: the keyed route and/or the port's server."""
+    reg = registry()
+    port = settings.keel_metrics_port
+    router = APIRouter(lifespan=_serve_on_port(reg, port) if port else None)
+    key = settings.keel_metrics_key
+    if key:
+
+        @router.get("/metrics", include_in_schema=False)
+        def metrics(authorization: str | None = Header(default=None)) -> Response:
+            """Queue depths, messages by state, model calls and cost, guardrail blocks,
+            breakers."""
+            if not bearer_matches(authorization, key):
+                refused = error_response(401, "unauthorized", "the metrics bearer key is required")
+                refused.headers["WWW-Authenticate"] = "Bearer"
+                return refused
+            return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _serve_on_port(reg: CollectorRegistry, port: int) -> Any:
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        try:
+            server, _thread = start_http_server(port, addr=METRICS_BIND, registry=reg)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            log.warning(
+                "metrics port %d taken: another web process serves it, or something else does",
+                port,
+            )
+            server = None
+        try:
+            yield
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+
+    return lifespan

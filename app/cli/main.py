@@ -1,9 +1,11 @@
-"""The Typer app and the entry point that turns configuration errors into one line."""
+"""The Typer app and the entry point that turns configuration errors, and a database
+that does not answer or lacks Keel's schema, into one line instead of a traceback."""
 
 from __future__ import annotations
 
 import sys
 
+import sqlalchemy as sa
 import typer
 
 from app.cli import (
@@ -50,9 +52,51 @@ cli.add_typer(conversation.group, name="conversation")
 cli.add_typer(conversation.contacts, name="contact")
 
 
+# Postgres SQLSTATEs of a schema Keel's migrations have not made (yet): undefined table,
+# undefined column (an older schema). SQLite says it in words.
+_MISSING_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+_MISSING_SCHEMA_SQLITE = ("no such table", "no such column")
+# Connection exceptions, and the server shutting down or not yet accepting connections.
+_UNREACHABLE_SQLSTATE_PREFIXES = ("08", "57P")
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    lines = str(exc.orig).strip().splitlines()
+    return lines[0].strip()[:200] if lines else type(exc.orig).__name__
+
+
+def database_problem(exc: sa.exc.DBAPIError) -> str | None:
+    """One line for a database without Keel's schema, or one that does not answer (or
+    refuses us), saying what to run; None for any other error, whose traceback helps."""
+    reason = _first_line(exc)
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _MISSING_SCHEMA_SQLSTATES or reason.lower().startswith(_MISSING_SCHEMA_SQLITE):
+        return (
+            f"keel: the database has no Keel schema or an older one ({reason}); "
+            "run `keel db upgrade`"
+        )
+    unreachable = (
+        exc.statement is None  # failed while connecting
+        or exc.connection_invalidated  # the connection dropped
+        or (sqlstate or "").startswith(_UNREACHABLE_SQLSTATE_PREFIXES)
+    )
+    if isinstance(exc, sa.exc.OperationalError) and unreachable:
+        return (
+            f"keel: the database does not answer ({reason}); check DATABASE_URL and that the "
+            "server is running, and run `keel db upgrade` on a new database"
+        )
+    return None
+
+
 def main() -> None:
     try:
         cli()
     except ConfigError as exc:
         print(f"keel: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        line = database_problem(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        sys.exit(1)

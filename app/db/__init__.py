@@ -6,6 +6,7 @@ Alembic migrations in `migrations/`.
 
 from app.db.engine import (
     autocommit_connection,
+    fit_pool,
     get_engine,
     reset_engines,
     session_scope,
@@ -35,6 +36,7 @@ __all__ = [
     "Outcome",
     "Review",
     "autocommit_connection",
+    "fit_pool",
     "get_engine",
     "reset_engines",
     "session_scope",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,20 @@ _engines: dict[tuple[str, int], sa.Engine] = {}
 # transaction). The API and the CLI keep it; workers turn it off (`skip_pre_ping`).
 _pre_ping = True
 _readers: dict[sa.Engine, sa.Engine] = {}  # engine -> the same pool in autocommit
+_lock = threading.Lock()  # a worker's threads make the process's engine once
+# Connections a Postgres engine keeps open, and how many more it may open under load:
+# 50 in all covers the API's 40 request threads; a worker's thread pool raises the
+# overflow to its thread count (`fit_pool`), so no task waits on another's connection.
+# Connections open only when used at once: a thread waiting on a model holds none.
+POOL_SIZE = 10
+_max_overflow = 40
+
+
+def fit_pool(threads: int) -> None:
+    """Let engines made from now on open a connection for each of `threads` at once
+    (and POOL_SIZE more, for a step that holds two). A worker calls it at start."""
+    global _max_overflow
+    _max_overflow = max(_max_overflow, threads)
 
 
 def skip_pre_ping() -> None:
@@ -37,20 +52,37 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def get_engine(url: str | None = None) -> sa.Engine:
     """The engine for `url` in this process. Default: the running processes' URL,
-    KEEL_APP_DATABASE_URL if set, else DATABASE_URL (migrations pass the owner's)."""
+    KEEL_APP_DATABASE_URL if set, else DATABASE_URL (migrations pass the owner's).
+
+    `hide_parameters`: a database error's message never carries the statement's
+    parameters (a message's text, a contact's name) into logs or Sentry."""
     url = url or get_settings().app_database_url
     key = (url, os.getpid())
     engine = _engines.get(key)
     if engine is None:
-        if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-            sa.event.listen(engine, "connect", _sqlite_pragmas)
-        else:
-            engine = sa.create_engine(
-                url, pool_pre_ping=_pre_ping, pool_size=10, max_overflow=40, pool_recycle=300
-            )
-        _engines[key] = engine
+        with _lock:
+            engine = _engines.get(key) or _make_engine(url)
+            _engines[key] = engine
     return engine
+
+
+def _make_engine(url: str) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(
+        url,
+        pool_pre_ping=_pre_ping,
+        pool_size=POOL_SIZE,
+        max_overflow=_max_overflow,
+        pool_recycle=300,
+        hide_parameters=True,
+    )
 
 
 def reset_engines() -> None:

@@ -123,6 +123,11 @@ class Message(SQLModel, table=True):
     park_reason: str | None = Field(default=None, max_length=200)
     parked_at: dt.datetime | None = _ts(nullable=True)
 
+    # The head of its audit chain (seq and hash of its last event), written in the same
+    # commit as every event, so `keel audit verify` sees a chain's deleted tail.
+    audit_seq: int | None = None
+    audit_hash: str | None = Field(default=None, max_length=64)
+
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )
@@ -132,7 +137,8 @@ class Message(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One action on a message; append-only, chained per message by SHA-256."""
+    """One action on a message; append-only, chained per message by SHA-256 or, with
+    KEEL_AUDIT_KEY, by HMAC-SHA256 (`hash_scheme` says which)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -165,6 +171,10 @@ class AuditEvent(SQLModel, table=True):
     )
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str = Field(max_length=64)
+    # "sha256", or "hmac-sha256:<key id>" for a hash keyed with KEEL_AUDIT_KEY
+    hash_scheme: str = Field(
+        default="sha256", max_length=32, sa_column_kwargs={"server_default": "sha256"}
+    )
 
 
 class Delivery(SQLModel, table=True):

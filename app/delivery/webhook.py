@@ -1,4 +1,10 @@
-"""POSTing a reply to the business's webhook, signed, with a stable Idempotency-Key."""
+"""POSTing a reply to the business's webhook, signed, with a stable Idempotency-Key.
+
+`X-Keel-Signature: t=<unix seconds>,v1=<hex>`, where `v1` is the HMAC-SHA256, keyed with
+KEEL_WEBHOOK_SECRET, of `t`, a dot, the Idempotency-Key, a dot and the raw body. Covering
+the key means a captured POST cannot be replayed under a fresh key to slip past the
+receiver's de-duplication; covering `t` lets the receiver refuse stale ones (README).
+"""
 
 from __future__ import annotations
 
@@ -21,9 +27,15 @@ def idempotency_key(message_id: str) -> str:
     return f"keel-{message_id}"
 
 
-def sign(secret: str, body: bytes, *, timestamp: int) -> str:
-    """`t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+def signed_bytes(*, timestamp: int, key: str, body: bytes) -> bytes:
+    """What `v1` is the HMAC of: `t.key.body`."""
+    return f"{timestamp}.{key}.".encode() + body
+
+
+def sign(secret: str, body: bytes, *, key: str, timestamp: int) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256 of "t.key.body">`."""
+    message = signed_bytes(timestamp=timestamp, key=key, body=body)
+    mac = hmac.new(secret.encode(), message, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
@@ -46,7 +58,7 @@ def post_reply(
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": key}
     if secret:
-        headers["X-Keel-Signature"] = sign(secret, body, timestamp=int(time.time()))
+        headers["X-Keel-Signature"] = sign(secret, body, key=key, timestamp=int(time.time()))
     try:
         response = _client(timeout_s).post(url, content=body, headers=headers)
     except httpx.TimeoutException as exc:

@@ -6,9 +6,13 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+# Receivers should refuse a signature whose `t` is older than this (README).
+MAX_SIGNATURE_AGE_S = 300.0
 
 
 @dataclass
@@ -19,14 +23,28 @@ class ReceivedPost:
     status: int
 
 
-def verify_signature(secret: str, header: str | None, body: bytes) -> bool:
-    if not header:
+def verify_signature(
+    secret: str,
+    header: str | None,
+    body: bytes,
+    *,
+    key: str | None,
+    now: float | None = None,
+    max_age_s: float = MAX_SIGNATURE_AGE_S,
+) -> bool:
+    """Whether `X-Keel-Signature` is `v1` = HMAC-SHA256 of `t.key.body` with a `t` no
+    older than `max_age_s` (nor as far in the future), as a receiver should check it."""
+    if not header or not key:
         return False
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
     timestamp, given = parts.get("t"), parts.get("v1")
-    if not timestamp or not given:
+    if not timestamp or not given or not timestamp.isdigit():
         return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    current = time.time() if now is None else now
+    if abs(current - int(timestamp)) > max_age_s:
+        return False
+    signed = f"{timestamp}.{key}.".encode() + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256)
     return hmac.compare_digest(expected.hexdigest(), given)
 
 
@@ -64,7 +82,10 @@ class WebhookReceiver:
                 post = ReceivedPost(
                     idempotency_key=self.headers.get("Idempotency-Key"),
                     signature_ok=verify_signature(
-                        receiver.secret, self.headers.get("X-Keel-Signature"), raw
+                        receiver.secret,
+                        self.headers.get("X-Keel-Signature"),
+                        raw,
+                        key=self.headers.get("Idempotency-Key"),
                     ),
                     body=body,
                     status=status,

@@ -2,11 +2,14 @@
 
 Used by Sentry's `before_send`, `before_send_transaction` and `before_breadcrumb`, and
 by the JSON log formatter. Three layers: values under sensitive key names (text,
-reply, draft, body, contact*, name, email, phone, ...) are replaced wholesale; every
-other string is scanned for e-mail addresses, phone numbers and pydantic's echoed
-`input_value=...`; and structures that carry arbitrary data (request bodies, stack
-frame locals, task arguments other than message ids) are dropped. Plain functions
-over plain data, so they are tested without a Sentry server.
+reply, draft, body, contact*, name, email, phone, query strings, ...) are replaced
+wholesale; every other string is scanned for e-mail addresses, phone numbers,
+pydantic's echoed `input_value=...`, the query, fragment and credentials of URLs (a
+webhook URL may carry a token), and the statement, parameters and `DETAIL:` lines a
+database error carries (a failing INSERT's parameters hold the message text); and
+structures that carry arbitrary data (request bodies, stack frame locals, task
+arguments other than message ids) are dropped. Plain functions over plain data, so
+they are tested without a Sentry server.
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ _SENSITIVE_EXACT = frozenset(
         "external_id",
         "conversation_id",
         "edited_text",
+        # HTTP breadcrumbs and spans keep a URL's query apart from it.
+        "query",
+        "query_string",
+        "http.query",
+        "http.fragment",
+        "url.query",
+        "url.fragment",
     }
 )
 _SENSITIVE_PREFIXES = ("reply_", "draft_")
@@ -48,6 +58,19 @@ PHONE = re.compile(
 )
 # pydantic's errors echo the offending input: `input_value='Hola, ...', input_type=str`.
 PYDANTIC_INPUT = re.compile(r"input_value=(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,\]]+)")
+# What SQLAlchemy appends to a database error's message, from the statement to the link
+# it ends with: "[SQL: INSERT ...]\n[parameters: ('Hola ...', ...)]". The statement may
+# span lines; the parameters are one repr. Both go, whether or not the engine hid them.
+SQL_BLOCK = re.compile(r"\[SQL: .*?(?=\n\(Background on this error at: |\Z)", re.S)
+SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*")
+# Postgres echoes values in its own lines: "DETAIL:  Failing row contains (..., 'Hola',
+# ...)", "DETAIL:  Key (channel, external_id)=(whatsapp, wa-1) already exists.", and
+# "LINE 1: ...VALUES ('Hola..." under a syntax error.
+PG_DETAIL = re.compile(r"^(DETAIL|LINE \d+):[^\n]*", re.M)
+# ...and in the first line of a type error: 'invalid input syntax for type uuid: "Hola"'.
+PG_INPUT = re.compile(r'(invalid input (?:syntax|value) for [^:\n]{1,80}: )"[^"\n]*"')
+# From "://" to the next space or quote: one URL, consumed whole (linear in the text).
+URL_TAIL = re.compile(r"://[^\s\"'<>]*")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # Sentry's own contexts describe the machine, not a customer: left as they are.
@@ -72,8 +95,38 @@ def is_message_id(value: object) -> bool:
     return isinstance(value, str) and bool(UUID.match(value))
 
 
+def _url_tail(match: re.Match[str]) -> str:
+    """One URL after its scheme, without credentials, query or fragment."""
+    tail = match.group(0)[3:]
+    cut = min((i for i in (tail.find("?"), tail.find("#")) if i >= 0), default=-1)
+    suffix = ""
+    if cut >= 0:
+        tail, suffix = tail[:cut], f"?{FILTERED}"
+    authority, slash, path = tail.partition("/")
+    if "@" in authority:
+        authority = f"{FILTERED}@{authority.rsplit('@', 1)[1]}"
+    return f"://{authority}{slash}{path}{suffix}"
+
+
+def scrub_sql(value: str) -> str:
+    """`value` without the statement, parameters and detail lines of a database error."""
+    if "[SQL: " in value:
+        value = SQL_BLOCK.sub(f"[SQL: {FILTERED}]", value)
+    if "[parameters: " in value:
+        value = SQL_PARAMETERS.sub(f"[parameters: {FILTERED}]", value)
+    if "DETAIL:" in value or "LINE " in value:
+        value = PG_DETAIL.sub(lambda m: f"{m.group(1)}: {FILTERED}", value)
+    if "invalid input " in value:
+        value = PG_INPUT.sub(rf'\1"{FILTERED}"', value)
+    return value
+
+
 def scrub_text(value: str) -> str:
-    """`value` with e-mail addresses, phone numbers and echoed pydantic inputs filtered."""
+    """`value` with e-mail addresses, phone numbers, echoed pydantic inputs, URL queries
+    and credentials, and database errors' statements, parameters and details filtered."""
+    value = scrub_sql(value)
+    if "://" in value:
+        value = URL_TAIL.sub(_url_tail, value)
     value = PYDANTIC_INPUT.sub(f"input_value={FILTERED}", value)
     value = EMAIL.sub(FILTERED, value)
     return PHONE.sub(FILTERED, value)

@@ -8,7 +8,13 @@ check-in; the sub-minute entries are left out (Crons cannot schedule them).
 
 Nothing personal leaves: `send_default_pii=False`, no request bodies, no stack-frame
 locals, the AI integrations without prompts, and every event, transaction and
-breadcrumb passes through `app.observability.scrub` first.
+breadcrumb passes through `app.observability.scrub` first. The httpx integration is
+off: it would record a breadcrumb and a span for every model call and webhook POST,
+query string included (a webhook URL may carry a token), and send Sentry's trace
+headers to the customer's webhook; model calls are audited and traced by the AI
+integrations instead. Other HTTP breadcrumbs (the standard library's) keep their
+URL without query, fragment or credentials. Database errors arrive without their
+statement, parameters or Postgres `DETAIL:` lines (the engines also hide parameters).
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import sentry_sdk
-from sentry_sdk.integrations.anthropic import AnthropicIntegration
+from sentry_sdk.integrations import Integration
 from sentry_sdk.integrations.celery import CeleryIntegration
+from sentry_sdk.integrations.httpx import HttpxIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
-from sentry_sdk.integrations.openai import OpenAIIntegration
+from sentry_sdk.integrations.redis import RedisIntegration
+from sentry_sdk.integrations.sqlalchemy import SqlalchemyIntegration
 
 from app.config import get_settings
 from app.observability.scrub import scrub_breadcrumb, scrub_event
@@ -66,6 +74,26 @@ def crons_excluded(beat_schedule: Mapping[str, Any]) -> list[str]:
     return excluded
 
 
+def _integrations_of(component: str) -> list[Integration]:
+    """What one process kind adds to the shared integrations, imported here so that each
+    process loads only its own: the AI integrations (each imports its SDK) in the
+    worker, FastAPI's in web."""
+    if component == "worker":
+        from sentry_sdk.integrations.anthropic import AnthropicIntegration
+        from sentry_sdk.integrations.openai import OpenAIIntegration
+
+        return [
+            AnthropicIntegration(include_prompts=False),
+            OpenAIIntegration(include_prompts=False),
+        ]
+    if component == "web":
+        from sentry_sdk.integrations.fastapi import FastApiIntegration
+        from sentry_sdk.integrations.starlette import StarletteIntegration
+
+        return [StarletteIntegration(), FastApiIntegration()]
+    return []
+
+
 def init_sentry(component: str, *, beat_schedule: Mapping[str, Any] | None = None) -> bool:
     """Start Sentry for one process kind; returns whether it is on (SENTRY_DSN set).
 
@@ -87,15 +115,21 @@ def init_sentry(component: str, *, beat_schedule: Mapping[str, Any] | None = Non
         before_send=before_send,
         before_send_transaction=before_send,
         before_breadcrumb=before_breadcrumb,
+        disabled_integrations=[HttpxIntegration()],
+        # Each process names its integrations: Sentry's auto-enabling would import every
+        # installed library it can instrument (both provider SDKs, about 80 MiB, in web
+        # and beat; FastAPI and Tornado in the worker).
+        auto_enabling_integrations=False,
         integrations=[
             CeleryIntegration(
                 monitor_beat_tasks=True,
                 propagate_traces=True,
                 exclude_beat_tasks=crons_excluded(beat_schedule or {}),
             ),
-            AnthropicIntegration(include_prompts=False),
-            OpenAIIntegration(include_prompts=False),
             LoggingIntegration(level=logging.INFO, event_level=logging.ERROR),
+            RedisIntegration(),
+            SqlalchemyIntegration(),
+            *_integrations_of(component),
         ],
     )
     sentry_sdk.get_global_scope().set_tag("component", component)

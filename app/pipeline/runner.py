@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from app.audit import record
-from app.audit.record import head_columns, seed_chain_head
+from app.audit.record import seed_chain_head
 from app.db import autocommit_connection, get_engine, session_scope
 from app.db.models import Message, MessageState, Review, utcnow
 from app.deadletter import Reason, dead_letter
@@ -64,15 +64,14 @@ def _load(session: Session, message_id: str) -> Message | None:
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 
-_LOAD = sa.select(_MESSAGES, *head_columns(_MESSAGES.c.id)).where(
-    _MESSAGES.c.id == sa.bindparam("id")
-)
+# The message's row carries its audit chain's head (`audit_seq`, `audit_hash`).
+_LOAD = sa.select(_MESSAGES).where(_MESSAGES.c.id == sa.bindparam("id"))
 
 
 @dataclass(frozen=True)
 class Loaded:
     message: Message
-    audit_head: tuple[int, str] | None  # seq and hash of its last audit event
+    audit_head: tuple[int, str] | None  # its audit chain's head, as its row keeps it
 
 
 def load_message(message_id: str) -> Loaded | None:
@@ -82,9 +81,9 @@ def load_message(message_id: str) -> Loaded | None:
         row = conn.execute(_LOAD, {"id": message_id}).mappings().first()
     if row is None:
         return None
-    values = dict(row)
-    seq, digest = values.pop("audit_seq"), values.pop("audit_hash")
-    return Loaded(Message(**values), None if seq is None else (seq, digest))
+    message = Message(**row)
+    seq, digest = message.audit_seq, message.audit_hash
+    return Loaded(message, None if seq is None or digest is None else (seq, digest))
 
 
 def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Outcome:

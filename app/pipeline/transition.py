@@ -1,6 +1,6 @@
-"""Committing a step's outcome: new state, audit events and extra rows in one transaction,
-through the lifecycle's guarded move (version and allowed transition), so two workers
-can never both move a message on."""
+"""Committing a step's outcome: new state, audit events, the audit chain's new head and
+extra rows in one transaction, through the lifecycle's guarded move (version and allowed
+transition), so two workers can never both move a message on."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, SQLModel
 
-from app.audit import Actor, chained_row, event_row, write_rows
+from app.audit import Actor, chained_row, event_row, head_values, insert_rows, write_rows
+from app.audit.record import forget_chain_heads
 from app.db.models import AuditEvent, Message, utcnow
 from app.lifecycle import check_transition, guarded_update, move
 from app.providers.base import Attempt
@@ -83,7 +84,19 @@ def _write_events(
     events: list[tuple[str, dict[str, Any]]],
 ) -> None:
     """Chain `events` onto the message's audit trail in the caller's transaction."""
-    rows = [
+    write_rows(session, _event_rows(session, message, step=step, actor=actor, events=events))
+
+
+def _event_rows(
+    session: Session,
+    message: Message,
+    *,
+    step: str,
+    actor: Actor,
+    events: list[tuple[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """`events` as rows chained onto the message's audit trail; nothing written yet."""
+    return [
         event_row(
             session,
             message_id=message.id,
@@ -95,7 +108,6 @@ def _write_events(
         )
         for action, detail in events
     ]
-    write_rows(session, rows)
 
 
 def _message_values(message: Message, change: Change) -> dict[str, Any]:
@@ -123,10 +135,13 @@ def commit_change(
     values = _message_values(message, change)
     values.pop("version")  # move() takes the version up
     to = values.pop("state", None)
-    if not move(session, message, to=to, **values):
-        raise StaleMessage(message.id)
     events = [*attempt_events(change.attempts), *change.events]
-    _write_events(session, message, step=step, actor=actor, events=events)
+    rows = _event_rows(session, message, step=step, actor=actor, events=events)
+    # the move also makes the last event the chain's head: no statement more
+    if not move(session, message, to=to, **values, **head_values(rows)):
+        forget_chain_heads(session)  # those rows will not be written
+        raise StaleMessage(message.id)
+    insert_rows(session, rows)
     for statement in change.statements:
         session.execute(statement)
     if change.rows:
@@ -155,9 +170,9 @@ def commit_at_once(
 ) -> None:
     """Apply `change` in ONE autocommit statement (one round trip instead of BEGIN,
     UPDATE, INSERT and COMMIT): a data-modifying CTE updates the message if it is still
-    at `message.version` and, only when it did, inserts the step's audit events,
-    chained after `audit_head`, and runs the change's extra UPDATEs. Postgres runs the
-    statement atomically.
+    at `message.version` (and sets its chain head to the last event) and, only when it
+    did, inserts the step's audit events, chained after `audit_head`, and runs the
+    change's extra UPDATEs. Postgres runs the statement atomically.
 
     Raises:
         StaleMessage: someone else committed first.
@@ -165,7 +180,7 @@ def commit_at_once(
     """
     to = change.updates.get("state")
     check_transition(message.state, to if to is not None else message.state)
-    head: tuple[int, str] | None = audit_head
+    head: tuple[int, str] = audit_head
     columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
     for action, detail in [*attempt_events(change.attempts), *change.events]:
         row = chained_row(
@@ -182,6 +197,8 @@ def commit_at_once(
         for name in _EVENT_COLUMNS:
             columns[name].append(row[name])
     values = _message_values(message, change)
+    if head != audit_head:  # the message's head moves with its events
+        values |= {"audit_seq": head[0], "audit_hash": head[1]}
     cost = values.pop("cost_usd", None)
     params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
     params |= {"m_id": message.id, "m_version": message.version}
@@ -232,7 +249,18 @@ def _commit_statement(
 
 
 # The events of `commit_at_once` travel as one array per column, unnested into rows.
-_EVENT_COLUMNS = ("seq", "at", "trace_id", "actor", "action", "step", "detail", "prev_hash", "hash")
+_EVENT_COLUMNS = (
+    "seq",
+    "at",
+    "trace_id",
+    "actor",
+    "action",
+    "step",
+    "detail",
+    "prev_hash",
+    "hash",
+    "hash_scheme",
+)
 _ARRAY_TYPES: dict[str, Any] = {"seq": sa.Integer(), "at": sa.DateTime(timezone=True)}
 _UNNEST = (
     sa.func.unnest(

@@ -77,7 +77,7 @@ def test_appending_still_works_and_downgrading_removes_the_guard(
 ) -> None:
     url = _migrated(backend, pg_url, sqlite_url)
     message_id = _one_chain(url)
-    downgrade(url, "0002")
+    downgrade(url, "0002", i_know=True)
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:

@@ -1,45 +1,25 @@
 """`keel audit verify` streams every chain, passes a real pipeline run, and names the
-message and seq of any row altered behind the trigger's back."""
+message, the kind of break and the seq of any row altered behind the trigger's back."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlmodel import func, select
-from typer.testing import CliRunner
 
 from app.audit import record
 from app.audit.verify import verify_all
 from app.cli.main import cli
-from app.config import reset_settings
-from app.db import reset_engines, session_scope
+from app.db import session_scope
 from app.db.migrate import upgrade
 from app.db.models import AuditEvent, Message
 from app.demo.run import load_inbox
 from app.pipeline.intake import accept_message
 from app.pipeline.runner import execute
 from app.pipeline.schemas import MessageIn
-
-runner = CliRunner()
-
-
-def verify_cli() -> tuple[int, dict[str, Any]]:
-    result = runner.invoke(cli, ["audit", "verify", "--json"])
-    return result.exit_code, json.loads(result.stdout)
-
-
-def chains(lengths: list[int], *, url: str | None = None) -> list[str]:
-    """Messages with that many events each; returns their ids in verify order."""
-    ids = sorted(str(uuid.uuid4()) for _ in lengths)
-    with session_scope(url) as session:
-        for message_id, n in zip(ids, lengths, strict=True):
-            for i in range(n):
-                record(session, message_id=message_id, action=f"a{i}", actor="worker")
-    return ids
+from tests.audit.chains import behind_the_triggers, broken, chains, runner, use_database, verify_cli
 
 
 def run_until_done(message_id: str) -> None:
@@ -66,16 +46,20 @@ def test_every_message_of_a_full_pipeline_run_verifies(
     with session_scope() as session:
         settled = session.exec(select(func.count()).where(Message.state == "sent")).one()
         total_events = session.exec(select(func.count()).select_from(AuditEvent)).one()
+        heads = session.exec(select(Message.audit_seq)).all()
     assert settled > 0 and total_events > 5 * len(ids)
+    assert all(seq is not None and seq >= 2 for seq in heads)
     # When the operator verifies the audit record
     code, report = verify_cli()
-    # Then every chain is intact and every event was read
+    # Then every chain is intact, every head matches, and every event was read
     assert code == 0, report
     assert report == {
         "intact": True,
         "messages": len(ids),
         "events": total_events,
+        "keyed": False,
         "broken": [],
+        "by_kind": {},
     }
 
 
@@ -87,24 +71,23 @@ def test_streaming_in_small_chunks_finds_what_one_pass_finds(keel_env: dict[str,
     for chunk_rows in (2, 3, 1000):
         report = verify_all(chunk_rows=chunk_rows)
         assert (report.messages, report.events, report.broken) == (5, 16, []), chunk_rows
-    engine = sa.create_engine(keel_env["DATABASE_URL"])
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
-            )
-            conn.execute(
-                sa.text("DELETE FROM audit_events WHERE message_id = :m AND seq = 3"), {"m": ids[3]}
-            )
-            conn.execute(sa.text("UPDATE audit_events SET actor = 'cli' WHERE message_id IS NULL"))
-            conn.execute(
-                sa.text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
-            )
-    finally:
-        engine.dispose()
+    with behind_the_triggers(keel_env["DATABASE_URL"]) as conn:
+        conn.execute(
+            sa.text("DELETE FROM audit_events WHERE message_id = :m AND seq = 3"), {"m": ids[3]}
+        )
+        conn.execute(sa.text("DELETE FROM audit_events WHERE message_id = :m"), {"m": ids[2]})
+        conn.execute(sa.text("UPDATE audit_events SET actor = 'cli' WHERE message_id IS NULL"))
+    expected = [
+        (ids[2], "no_received", 1),
+        (ids[2], "missing_tail", 1),
+        (ids[3], "gap", 3),
+        (None, "bad_hash", 1),
+    ]
     for chunk_rows in (2, 3, 1000):
-        broken = verify_all(chunk_rows=chunk_rows).broken
-        assert [(b.message_id, b.seq) for b in broken] == [(ids[3], 4), (None, 1)], chunk_rows
+        report = verify_all(chunk_rows=chunk_rows)
+        found = [(b.message_id, b.kind, b.seq) for b in report.broken]
+        assert sorted(found, key=repr) == sorted(expected, key=repr), chunk_rows
+        assert (report.messages, report.events) == (5, 13), chunk_rows
 
 
 @pytest.mark.parametrize("backend", ["postgres", "sqlite"])
@@ -119,34 +102,28 @@ def test_a_row_altered_behind_the_trigger_makes_verify_exit_1_and_name_it(
     if backend == "sqlite":
         upgrade(sqlite_url)
         url = sqlite_url
-        monkeypatch.setenv("DATABASE_URL", url)
-        reset_settings()
-        reset_engines()
+        use_database(monkeypatch, url)
     ids = chains([3, 3, 3], url=url)
-    assert verify_cli() == (0, {"intact": True, "messages": 3, "events": 9, "broken": []})
-    # When a superuser switches the guard off and rewrites one event's detail
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            if backend == "postgres":
-                conn.execute(
-                    sa.text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
-                )
-            else:
-                conn.execute(sa.text("DROP TRIGGER audit_events_no_update"))
-            conn.execute(
-                sa.text(
-                    'UPDATE audit_events SET detail = \'{"cost_usd": "0"}\' '
-                    "WHERE message_id = :m AND seq = 2"
-                ),
-                {"m": ids[1]},
-            )
-    finally:
-        engine.dispose()
-    # Then verify exits 1 and names that message and the first broken seq
+    code, report = verify_cli()
+    assert (code, report["intact"], report["messages"], report["events"]) == (0, True, 3, 9)
+    # When a database owner switches the guard off and rewrites one event's detail
+    with behind_the_triggers(url) as conn:
+        conn.execute(
+            sa.text(
+                'UPDATE audit_events SET detail = \'{"cost_usd": "0"}\' '
+                "WHERE message_id = :m AND seq = 2"
+            ),
+            {"m": ids[1]},
+        )
+    # Then verify exits 1 and names that message, the kind of break and its seq
     code, report = verify_cli()
     assert code == 1
     assert report["intact"] is False
-    assert report["broken"] == [{"message_id": ids[1], "seq": 2, "event_id": None}]
+    assert report["broken"] == [
+        {"message_id": ids[1], "kind": "bad_hash", "seq": 2, "event_id": None}
+    ]
+    assert report["by_kind"] == {"bad_hash": 1}
     table = runner.invoke(cli, ["audit", "verify"])
-    assert table.exit_code == 1 and ids[1] in table.stdout and "seq 2" in table.stdout
+    assert table.exit_code == 1
+    assert ids[1] in table.stdout and "bad_hash" in table.stdout and "seq 2" in table.stdout
+    assert broken(report) == [(ids[1], "bad_hash", 2)]

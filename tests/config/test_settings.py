@@ -95,3 +95,88 @@ def test_the_bundled_policy_is_valid_and_prices_every_model() -> None:
             assert policy.price_of(ref).input_per_mtok_usd > 0
     amounts = policy.guardrails.catalog_amounts()
     assert set(amounts) == {"EUR", "BRL", "USD"}
+
+
+def _settings_error(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> str | None:
+    """The one-line error `env` gives at start, or None when it is accepted."""
+    for name in ("KEEL_WEBHOOK_URL", "KEEL_WEBHOOK_SECRET", "KEEL_METRICS_PORT", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    try:
+        get_settings()
+    except ConfigError as exc:
+        return str(exc)
+    finally:
+        reset_settings()
+    return None
+
+
+def test_a_webhook_url_without_a_secret_fails_at_start_naming_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    message = _settings_error(monkeypatch, {"KEEL_WEBHOOK_URL": "https://crm.example.com/keel"})
+    assert message is not None
+    assert message.startswith("KEEL_WEBHOOK_SECRET") and "KEEL_WEBHOOK_URL" in message
+    assert "\n" not in message
+    blank = {"KEEL_WEBHOOK_URL": "https://crm.example.com/keel", "KEEL_WEBHOOK_SECRET": ""}
+    assert (_settings_error(monkeypatch, blank) or "").startswith("KEEL_WEBHOOK_SECRET")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://crm.example.com/keel",
+        "http://10.0.0.7:8080/keel",
+        "http://localhost.example.com/keel",
+        "http://127.0.0.1.nip.io/keel",
+        "ftp://crm.example.com/keel",
+        "crm.example.com/keel",
+    ],
+)
+def test_a_webhook_url_must_be_https_unless_it_is_loopback(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    message = _settings_error(monkeypatch, {"KEEL_WEBHOOK_URL": url, "KEEL_WEBHOOK_SECRET": "s"})
+    assert message is not None and message.startswith("KEEL_WEBHOOK_URL"), message
+    assert "https://" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://crm.example.com/keel?token=abc",
+        "http://127.0.0.1:8080/hook",
+        "http://127.45.6.7/hook",
+        "http://[::1]:9000/hook",
+        "http://localhost:9000/hook",
+        "http://LOCALHOST/hook",
+    ],
+)
+def test_https_and_loopback_webhook_urls_with_a_secret_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    assert (
+        _settings_error(monkeypatch, {"KEEL_WEBHOOK_URL": url, "KEEL_WEBHOOK_SECRET": "s"}) is None
+    )
+
+
+def test_no_webhook_at_all_needs_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _settings_error(monkeypatch, {}) is None
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"KEEL_METRICS_PORT": "8000"}, "KEEL_METRICS_PORT"),
+        ({"KEEL_METRICS_PORT": "9464", "PORT": "9464"}, "KEEL_METRICS_PORT"),
+        ({"KEEL_METRICS_PORT": "70000"}, "KEEL_METRICS_PORT"),
+        ({"KEEL_METRICS_PORT": "metrics"}, "KEEL_METRICS_PORT"),
+    ],
+)
+def test_a_metrics_port_must_be_a_port_other_than_the_web_port(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], name: str
+) -> None:
+    message = _settings_error(monkeypatch, env)
+    assert message is not None and message.startswith(name) and "\n" not in message

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -146,3 +148,102 @@ def test_a_breadcrumb_keeps_its_ids() -> None:
     crumb = {"category": "keel.pipeline", "message": "dead-lettered",
              "data": {"message_id": "m-1", "contact_id": "c-9"}}  # fmt: skip
     assert scrub_breadcrumb(crumb)["data"] == {"message_id": "m-1", "contact_id": FILTERED}
+
+
+# What SQLAlchemy and psycopg make of a NOT NULL violation on an INSERT into messages.
+DB_ERROR = (
+    '(psycopg.errors.NotNullViolation) null value in column "contact_id" of relation '
+    '"messages" violates not-null constraint\n'
+    "DETAIL:  Failing row contains (9b1d, wa-1, whatsapp, null, Hola, soy Ana] "
+    "y quiero el curso, {}).\n"
+    "[SQL: INSERT INTO messages (id, external_id, channel, contact_id, text)\n"
+    "VALUES (%(id)s::VARCHAR, %(external_id)s::VARCHAR, %(channel)s::VARCHAR, "
+    "%(contact_id)s::VARCHAR, %(text)s)]\n"
+    "[parameters: {'id': '9b1d', 'text': 'Hola, soy Ana] y quiero el curso', "
+    "'channel': 'whatsapp'}]\n"
+    "(Background on this error at: https://sqlalche.me/e/21/gkpj)"
+)
+
+
+def test_a_database_error_keeps_its_kind_and_loses_its_statement_parameters_and_detail() -> None:
+    cleaned = scrub_text(DB_ERROR)
+    assert "Ana" not in cleaned and "curso" not in cleaned
+    assert "INSERT" not in cleaned and "whatsapp" not in cleaned
+    assert cleaned.startswith('(psycopg.errors.NotNullViolation) null value in column "contact_id"')
+    assert "[SQL: [Filtered]]" in cleaned and "DETAIL: [Filtered]" in cleaned
+    assert cleaned.endswith("(Background on this error at: https://sqlalche.me/e/21/gkpj)")
+
+
+def test_parameters_are_filtered_even_without_a_statement_and_hidden_ones_stay_hidden() -> None:
+    assert scrub_text("boom\n[parameters: ('Hola Ana',)]") == f"boom\n[parameters: {FILTERED}]"
+    hidden = "boom\n[SQL parameters hidden due to hide_parameters=True]"
+    assert scrub_text(hidden) == hidden
+
+
+def test_postgres_echoes_of_a_value_are_filtered() -> None:
+    error = "invalid input syntax for type uuid: \"Hola Ana\"\nLINE 1: ...WHERE id = 'Hola Ana'"
+    assert "Ana" not in scrub_text(error)
+    assert scrub_text(error).startswith("invalid input syntax for type uuid:")
+
+
+def test_a_database_error_in_an_event_and_a_breadcrumb_is_cleaned() -> None:
+    event: dict[str, Any] = {
+        "exception": {"values": [{"type": "IntegrityError", "value": DB_ERROR}]},
+        "breadcrumbs": {"values": [{"category": "keel", "message": f"insert failed: {DB_ERROR}"}]},
+    }
+    out = scrub_event(event)
+    assert "Ana" not in str(out) and "[SQL: [Filtered]]" in str(out)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://crm.example.com/keel?token=s3cr3t", f"https://crm.example.com/keel?{FILTERED}"),
+        ("http://127.0.0.1:9000/hook#s3cr3t", f"http://127.0.0.1:9000/hook?{FILTERED}"),
+        ("https://bob:s3cr3t@crm.example.com/keel", f"https://{FILTERED}@crm.example.com/keel"),
+        ("https://crm.example.com/keel/path", "https://crm.example.com/keel/path"),
+    ],
+)
+def test_a_url_keeps_its_host_and_path_and_loses_its_query_and_credentials(
+    url: str, expected: str
+) -> None:
+    assert scrub_text(f"POST {url} failed") == f"POST {expected} failed"
+
+
+def test_an_http_breadcrumb_keeps_no_query() -> None:
+    # As Sentry's httplib (and httpx) integrations record a request
+    crumb = {
+        "type": "http",
+        "category": "httplib",
+        "data": {
+            "url": "https://crm.example.com/keel?token=s3cr3t",
+            "http.method": "POST",
+            "http.query": "token=s3cr3t",
+            "http.fragment": "s3cr3t",
+            "status_code": 200,
+        },
+    }
+    out = scrub_breadcrumb(crumb)
+    assert "s3cr3t" not in str(out)
+    assert out["data"]["http.method"] == "POST" and out["data"]["status_code"] == 200
+
+
+def _seconds(run: Any, text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        run(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["http://", "://a", "[SQL: x", "[parameters: x", "DETAIL: x\n", "invalid input syntax for "],
+)
+def test_the_new_patterns_are_linear_in_their_input(unit: str) -> None:
+    # Ten times the text may cost about ten times as much, not a hundred
+    small = unit * (5_000 // len(unit))
+    large = unit * (50_000 // len(unit))
+    ratio = _seconds(scrub_text, large) / max(_seconds(scrub_text, small), 1e-6)
+    assert ratio < 30, ratio

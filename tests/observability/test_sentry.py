@@ -45,6 +45,7 @@ def stack(
     """A worker and the API with Sentry on; the webhook URL has a port no client can parse,
     so the last step raises an exception Keel does not handle (httpx.InvalidURL)."""
     keel_env["KEEL_WEBHOOK_URL"] = "http://127.0.0.1:notaport/hook"
+    keel_env["KEEL_WEBHOOK_SECRET"] = "sentry-test-secret"
     env = {
         **os.environ,
         **keel_env,

@@ -271,6 +271,7 @@ def test_a_step_that_keeps_raising_an_unforeseen_error_ends_as_poison_not_a_loop
     for step in ("ingest", "classify", "draft", "check"):
         assert execute(step, mid).kind == "advanced"
     monkeypatch.setenv("KEEL_WEBHOOK_URL", "http://127.0.0.1:notaport/hook")  # httpx can't
+    monkeypatch.setenv("KEEL_WEBHOOK_SECRET", "test-secret")
     reset_settings()
     limit = get_policy().retries.poison_after_crashes
     for _ in range(limit):
