@@ -61,9 +61,12 @@ def ingest(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
     opt_out = detect_opt_out(text)
     if opt_out is not None:
         withdrawn_ids = opt_out_contact(message)
-        message.language = message.language or report.language
         change = turns.opted_out(
-            message, opt_out=opt_out, withdrawn_ids=withdrawn_ids, policy=policy
+            message,
+            opt_out=opt_out,
+            withdrawn_ids=withdrawn_ids,
+            policy=policy,
+            guessed_language=report.language,
         )
         return replace(change, updates=updates | change.updates, events=events + change.events)
     if message.conversation_ref is not None and contact_opted_out(message):
@@ -71,6 +74,10 @@ def ingest(message: Message, *, policy: Policy, now: dt.datetime) -> Change:
         return replace(change, updates=updates | change.updates, events=events + change.events)
     # the rest of a burst may still come: classify once it has been quiet (beat releases)
     waits = message.hold_until is not None and message.hold_until > now
+    if not waits:
+        # the quiet period is over already: this step enqueues classify itself, so beat's
+        # release_held must not find the message too (classify would be queued twice)
+        updates["hold_until"] = None
     if not report.injection:
         return Change(next_step="classify", updates=updates, events=events, waits=waits)
     patterns = report.flags.get("injection_patterns")

@@ -41,11 +41,30 @@ def withdrawn(message: Message, *, reason: str, answered_by: str | None) -> Chan
 
 
 def opted_out(
-    message: Message, *, opt_out: OptOut, withdrawn_ids: list[str], policy: Policy
+    message: Message,
+    *,
+    opt_out: OptOut,
+    withdrawn_ids: list[str],
+    policy: Policy,
+    guessed_language: str | None = None,
 ) -> Change:
     """The message opted its contact out: the policy's one-line confirmation goes back
-    (checked like any draft), or nothing does."""
-    language = message.language or (message.contact_locale or "")[:2] or opt_out.language
+    (checked like any draft), or nothing does. Its language: the contact's locale, else
+    the language of the words that opted out ("SAIR" is Portuguese), and only then a
+    guess from the text (one word says little)."""
+    language = next(
+        (
+            lang
+            for lang in (
+                (message.contact_locale or "")[:2].lower(),
+                opt_out.language,
+                message.language,
+                guessed_language,
+            )
+            if lang and lang in policy.conversations.opt_out_confirmation
+        ),
+        None,
+    )
     confirmation = policy.conversations.opt_out_confirmation.get(language or "")
     event: tuple[str, dict[str, Any]] = (
         "opted_out",
