@@ -66,6 +66,14 @@ async def _database_away(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # Every database connection of this process stayed busy for the pool's timeout: a
+    # burst beyond what the process serves; nothing was stored, the client should retry.
+    response = error_response(503, "busy", "the server is at capacity; retry shortly")
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # A bug of ours, not the client's: say so without leaking internals.
     return error_response(500, "internal_error", "unexpected server error; it has been logged")
@@ -76,4 +84,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(sa.exc.OperationalError, _database_away)
     app.add_exception_handler(sa.exc.InterfaceError, _database_away)
+    app.add_exception_handler(sa.exc.TimeoutError, _pool_exhausted)
     app.add_exception_handler(Exception, _unhandled)

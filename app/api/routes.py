@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
+import kombu.exceptions
 import redis
 import sqlalchemy as sa
 from fastapi import APIRouter, Body, HTTPException, Response, status
@@ -29,12 +30,13 @@ router = APIRouter()
 
 def _enqueue_ingest(ids: list[str]) -> None:
     """Hand new ids to the queue. If Redis is away, the message is safe in the database
-    and the reconciler picks it up; the client still gets its 202."""
+    and the reconciler picks it up; the client still gets its 202. (kombu raises its own
+    OperationalError when a publish fails after its retries.)"""
     if not ids:
         return
     try:
         enqueue_many(((Step.ingest, mid, None) for mid in ids), policy=get_policy())
-    except (redis.RedisError, OSError) as exc:
+    except (redis.RedisError, kombu.exceptions.OperationalError, OSError) as exc:
         log.warning("enqueue failed; left for the reconciler", extra={"error": type(exc).__name__})
 
 

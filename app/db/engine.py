@@ -25,6 +25,9 @@ _lock = threading.Lock()  # a worker's threads make the process's engine once
 # Connections open only when used at once: a thread waiting on a model holds none.
 POOL_SIZE = 10
 _max_overflow = 40
+# How long a transaction waits for a connection when all are busy (SQLAlchemy's default is
+# 30 s); then sa.exc.TimeoutError, which the API answers with 503 and Retry-After.
+POOL_TIMEOUT_S = 10.0
 
 
 def fit_pool(threads: int) -> None:
@@ -80,6 +83,7 @@ def _make_engine(url: str) -> sa.Engine:
         pool_pre_ping=_pre_ping,
         pool_size=POOL_SIZE,
         max_overflow=_max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
         pool_recycle=300,
         hide_parameters=True,
     )

@@ -264,3 +264,27 @@ def test_a_database_that_does_not_answer_gets_503_with_retry_after(
     response = client.post("/v1/messages", json=body(), headers=AUTH)
     assert_error(response, 503, "database_unavailable")
     assert response.headers["Retry-After"] == "2"
+
+
+def test_a_burst_beyond_the_database_pool_gets_503_busy_and_stores_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.db.engine as engine_module
+    from app.db import get_engine, reset_engines
+
+    # Given a process whose one database connection stays busy past the pool's timeout
+    monkeypatch.setattr(engine_module, "POOL_SIZE", 1)
+    monkeypatch.setattr(engine_module, "_max_overflow", 0)
+    monkeypatch.setattr(engine_module, "POOL_TIMEOUT_S", 0.2)
+    reset_engines()
+    sent = body()
+    with get_engine().connect():
+        # When a message arrives
+        response = client.post("/v1/messages", json=sent, headers=AUTH)
+    # Then the client is told to retry, not that the server broke
+    assert_error(response, 503, "busy")
+    assert response.headers["Retry-After"] == "2"
+    # And the retry, with a connection free again, is accepted as a new message
+    again = client.post("/v1/messages", json=sent, headers=AUTH)
+    assert again.status_code == 202, again.text
+    reset_engines()

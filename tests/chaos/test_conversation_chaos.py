@@ -96,8 +96,9 @@ class Poster:
     """Posts each conversation's burst from a thread of its own, one message at a time;
     collects the accepted ids."""
 
-    def __init__(self, api_url: str) -> None:
+    def __init__(self, api_url: str, stack: ChaosStack) -> None:
         self.api_url = api_url
+        self.stack = stack
         self.ids: list[str] = []
         self._lock = threading.Lock()
 
@@ -107,7 +108,10 @@ class Poster:
             for wait, message in script:
                 time.sleep(wait)
                 response = client.post("/v1/messages", json=message)
-                assert response.status_code == 202, response.text
+                # (the API's traceback in the failure itself: a teardown's log dump is cut)
+                assert response.status_code == 202, (
+                    response.text + "\n" + self.stack.logs_with_tracebacks()[-4000:]
+                )
                 with self._lock:
                     self.ids.append(response.json()["id"])
 
@@ -263,7 +267,7 @@ def test_bursts_in_flight_through_worker_kills_and_an_empty_redis_settle_in_orde
     stack.start_beat()
     api_url = stack.start_api()
     scripts = conversation_scripts()
-    poster = Poster(api_url)
+    poster = Poster(api_url, stack)
 
     # When sixty conversations send their bursts while the worker is SIGKILLed twice
     with ThreadPoolExecutor(max_workers=CONVERSATIONS) as pool:
