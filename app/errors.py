@@ -65,6 +65,10 @@ class ProviderUnavailable(ProviderError, TransientError):
         self.retry_after_s = retry_after_s
 
 
+class ProviderTimedOut(ProviderUnavailable):
+    """Raised when a provider did not answer within the call's timeout."""
+
+
 class ProviderRejected(ProviderError, PermanentError):
     """Raised when a provider refuses the request itself (400, 413, context too long)."""
 

@@ -10,6 +10,15 @@ from __future__ import annotations
 from app.lifecycle import Step
 from app.policy import Policy
 
+# The longest a task can run: Celery's soft and hard limits (prefork enforces them), far
+# below the visibility timeout, so Redis never hands a running task to a second worker.
+# A step's model calls end STEP_MARGIN_S before the soft limit, whatever the pool
+# (app/providers/deadline.py), leaving room to park or commit what they returned.
+TASK_SOFT_TIME_LIMIT_S = 60
+TASK_TIME_LIMIT_S = 90
+VISIBILITY_TIMEOUT_S = 3600
+STEP_MARGIN_S = 10
+
 DEFAULT_QUEUE = "keel.ingest"
 MAINTENANCE_QUEUE = "keel.maintenance"
 ALL_QUEUES = (

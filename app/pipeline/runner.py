@@ -280,3 +280,16 @@ def give_up_poison(step: str, message_id: str, *, crashes: int) -> Outcome:
     if message is None:
         return Outcome("missing")
     return _give_up(step, message, Reason.poison, f"worker died {crashes - 1} times on {step}")
+
+
+def out_of_time(step: str, message_id: str) -> Outcome:
+    """The task reached Celery's soft time limit (a wait that bounds nothing else, say a
+    lock): no answer in time, not a crash. The step runs again after a backoff, counted
+    against `attempts_per_step`, then the message is dead-lettered `max_attempts`."""
+    with session_scope() as session:
+        message = _load(session, message_id)
+    if message is None or message.next_step != step:
+        return Outcome("skipped")
+    return _retry_or_give_up(
+        step, message, "no answer before the task's time limit", None, policy=get_policy()
+    )

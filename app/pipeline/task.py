@@ -4,13 +4,16 @@ enqueue the next one. `tasks/pipeline.py` only maps the outcome onto Celery's re
 from __future__ import annotations
 
 import sqlalchemy as sa
+from celery.exceptions import SoftTimeLimitExceeded
 
 from app.broker import enqueue
+from app.broker.queues import STEP_MARGIN_S, TASK_SOFT_TIME_LIMIT_S
 from app.errors import DatabaseUnavailable
 from app.lifecycle import Step
 from app.pipeline import crashes
-from app.pipeline.runner import Outcome, execute, give_up_poison
+from app.pipeline.runner import Outcome, execute, give_up_poison, out_of_time
 from app.policy import get_policy
+from app.providers.deadline import step_deadline
 
 
 def run_step(step: Step, message_id: str) -> Outcome:
@@ -21,6 +24,9 @@ def run_step(step: Step, message_id: str) -> Outcome:
     limit instead of looping through the reconciler forever: any exception but the
     database's leaves the start counted, like a worker that died.
 
+    Model calls end before the task's soft time limit (`step_deadline`); reaching the limit
+    anyway is handled as a late answer (`out_of_time`), never counted as a crash.
+
     Raises:
         DatabaseUnavailable: the database is away; the message is still at this step.
     """
@@ -30,10 +36,15 @@ def run_step(step: Step, message_id: str) -> Outcome:
         crashes.clear(message_id, step)
         return give_up_poison(step, message_id, crashes=started)
     try:
-        outcome = execute(step, message_id)
+        with step_deadline(TASK_SOFT_TIME_LIMIT_S - STEP_MARGIN_S):
+            outcome = execute(step, message_id)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         crashes.end(message_id, step)
         raise DatabaseUnavailable(type(exc).__name__) from exc
+    except SoftTimeLimitExceeded:
+        # (prefork) a wait the step's deadline does not bound: late, not a crash
+        crashes.end(message_id, step)
+        return out_of_time(step, message_id)
     advance = outcome.next_step if outcome.kind == "advanced" else None
     crashes.end(message_id, step, mark_queued=advance is not None)
     if advance:

@@ -14,9 +14,10 @@ from app.errors import (
     ProviderConfigError,
     ProviderError,
     ProviderRejected,
+    ProviderTimedOut,
 )
 from app.policy import Policy, TierName
-from app.providers import budget
+from app.providers import budget, deadline
 from app.providers.base import Attempt
 from app.providers.health import breaker_for, report_config_error, report_transition
 from app.providers.prompt import Prompt, probe_prompt
@@ -25,6 +26,10 @@ from app.state.leases import renew_lease
 
 T = TypeVar("T")
 UNUSABLE = "unusable"
+# Too little of the step's time left for a model to answer (app/providers/deadline.py):
+# the chain stops, and the message parks like one whose providers did not answer.
+DEADLINE = "deadline"
+MIN_CALL_S = 3.0
 # Unusable answers one call accepts (across the chain) before it gives up.
 MAX_UNUSABLE_ANSWERS = 2
 
@@ -69,6 +74,11 @@ class TierCallFailed(AllProvidersFailed):
         """A model answered but its answer could not be used: the message escalates
         (`unusable_model_answer`) rather than parking as if for an outage."""
         return any(a.status == UNUSABLE for a in self.attempts)
+
+    @property
+    def out_of_time(self) -> bool:
+        """The step's deadline ended the chain: no other tier gets asked either."""
+        return any(a.status == DEADLINE for a in self.attempts)
 
     @property
     def over_budget(self) -> bool:
@@ -134,6 +144,8 @@ def call_tier(
         except TierCallFailed as exc:
             if exc.unusable:
                 break  # the message's problem: another tier would be asked the same
+            if exc.out_of_time:
+                break
             last_error = exc.last_error or last_error
             if exc.retry_after_s is not None:
                 hint = exc.retry_after_s
@@ -173,6 +185,11 @@ def _call_chain(
             provider=ref.provider, model=ref.model, tier=tier, task=task, status="ok", latency_ms=0
         )
         attempts.append(attempt)
+        left = deadline.remaining_s()
+        call_timeout_s = timeout_s if left is None else min(timeout_s, left)
+        if call_timeout_s < MIN_CALL_S:
+            attempt.status = DEADLINE
+            break
         breaker = breaker_for(policy, ref)
         allowed, transition = breaker.allow()
         report_transition(transition)
@@ -193,7 +210,7 @@ def _call_chain(
         started = time.perf_counter()
         try:
             completion = get_client(ref.provider).complete(
-                model=ref.model, prompt=prompt, headers=headers, timeout_s=timeout_s
+                model=ref.model, prompt=prompt, headers=headers, timeout_s=call_timeout_s
             )
             attempt.input_tokens = completion.input_tokens
             attempt.output_tokens = completion.output_tokens
@@ -228,6 +245,12 @@ def _call_chain(
                 breaker.hold(hint)  # honour retry-after for every worker, sleep none
             if isinstance(exc, ProviderConfigError):
                 report_config_error(exc)
+            if isinstance(exc, ProviderTimedOut) and call_timeout_s < timeout_s:
+                # cut short by the step's deadline, not given the provider's own timeout:
+                # no verdict on the provider, and the chain ends here
+                attempt.status = DEADLINE
+                budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)
+                break
             if attempt.status != "rejected":
                 report_transition(breaker.record(ok=False, latency_s=attempt.latency_ms / 1000))
             budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)

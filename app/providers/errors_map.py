@@ -16,6 +16,7 @@ from app.errors import (
     ProviderConfigError,
     ProviderError,
     ProviderRejected,
+    ProviderTimedOut,
     ProviderUnavailable,
 )
 
@@ -72,7 +73,7 @@ def sdk_errors(sdk: ModuleType, *, provider: str, model: str) -> Iterator[None]:
     try:
         yield
     except sdk.APITimeoutError as exc:
-        raise ProviderUnavailable(
+        raise ProviderTimedOut(
             f"{provider} {model} timed out", provider=provider, model=model
         ) from exc
     except sdk.APIConnectionError as exc:
