@@ -33,9 +33,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/tools/test_deps.py
 
-# Keel against bare Celery on the local Redis and Postgres; rewrites BENCHMARKS.md.
+# Keel against bare Celery on the local Redis and Postgres, one Procfile worker at 1 s of
+# model latency, where the processes' memory goes; rewrites BENCHMARKS.md.
 bench: install services
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.memory --variant WORKER_POOL=prefork,WORKER_CONCURRENCY=4
 	$(BIN)/python bench/guardrails_bench.py
 	$(BIN)/python bench/local_tier_bench.py
 	$(BIN)/python bench/optout_bench.py

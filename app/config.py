@@ -98,9 +98,11 @@ class Settings(BaseSettings):
     # (no key there: keep that port off the public network). Neither: no /metrics.
     keel_metrics_key: str | None = None
     keel_metrics_port: int | None = Field(default=None, ge=1, le=65535)
-    # Processes of the web server and concurrency of a worker; unset: the process's default.
+    # Processes of the web server; a worker's pool and its concurrency (threads, or
+    # processes with prefork). Unset: the Procfile's defaults (README, "Sizing").
     web_concurrency: int | None = Field(default=None, gt=0)
-    worker_concurrency: int | None = Field(default=None, gt=0)
+    worker_pool: Literal["threads", "prefork"] | None = None
+    worker_concurrency: int | None = Field(default=None, gt=0, validate_default=True)
 
     @field_validator("database_url", "keel_app_database_url")
     @classmethod
@@ -133,6 +135,16 @@ class Settings(BaseSettings):
             raise ValueError("must differ from PORT (the web port)")
         return value
 
+    @field_validator("worker_concurrency")
+    @classmethod
+    def _prefork_sized(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None and info.data.get("worker_pool") == "prefork":
+            raise ValueError(
+                "must be set with WORKER_POOL=prefork (processes, about 180 MiB each; "
+                "the Procfile's default is sized for threads)"
+            )
+        return value
+
     @field_validator("keel_redis_tls_verify", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -147,6 +159,7 @@ class Settings(BaseSettings):
         "sentry_dsn",
         "keel_app_database_url",
         "web_concurrency",
+        "worker_pool",
         "worker_concurrency",
         mode="before",
     )

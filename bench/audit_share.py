@@ -101,10 +101,13 @@ def _run(message_id: str) -> float:
 def measure_audit_share(stack: Stack, *, n: int) -> AuditShare:
     use_env(stack.env)
     upgrade()
-    audited, dropped = seed(n), seed(n)  # the same texts twice: the same paths
+    # the same texts twice, from contacts of their own (a second copy of a conversation's
+    # message would supersede the first): the same paths
+    audited = seed(n, distinct_contacts=True)
+    dropped = seed(n, distinct_contacts=True)
     skip_pre_ping()  # as in a worker
     reset_engines()
-    warm_up = seed(20)
+    warm_up = seed(20, distinct_contacts=True)
     with counted() as counts:
         for message_id in warm_up:
             _run(message_id)

@@ -92,7 +92,7 @@ def main() -> None:
         ):
             use_env(stack.env)
             upgrade()
-            ids = seed(args.messages)
+            ids = seed(args.messages, distinct_contacts=True)
             worker = stack.start_worker(pool="prefork", concurrency=args.concurrency)
             enqueue_many((("ingest", mid, None) for mid in ids), policy=get_policy())
             time.sleep(3)  # past the start-up

@@ -1,14 +1,18 @@
 """`make bench`: Keel against bare Celery in one run; writes BENCHMARKS.md.
 
 Figures: overhead at zero provider latency (messages/s, ratio, CPU ms per message),
-concurrency at 1 s provider latency, worker memory over a soak, and the share of step
-time spent writing audit rows.
+concurrency at 1 s provider latency, the Procfile worker's memory over a soak, and the
+share of step time spent writing audit rows ("Pipeline throughput, memory and audit
+cost"); then what one dyno carries: the Procfile's `worker` at its defaults against bare
+Celery with the same pool and concurrency, at 1 s and at zero model latency, with the
+worker's peak RSS ("What one dyno carries"; `--dyno-only` runs just that).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import subprocess
@@ -18,7 +22,7 @@ from pathlib import Path
 from bench.audit_share import measure_audit_share
 from bench.keel_runs import RunResult, growth, run_baseline, run_keel
 from bench.report import write_section
-from bench.stack import fresh_database, keel_stack
+from bench.stack import fresh_database, keel_stack, procfile_worker_pool
 
 HERE = Path(__file__).resolve().parent
 
@@ -69,7 +73,19 @@ def main() -> None:
     parser.add_argument("--latency-concurrency", type=int, default=32)
     parser.add_argument("--latency-pool", default="threads")
     parser.add_argument("--skip-soak", action="store_true")
+    # One Procfile worker at its defaults, 1 s per model call (about 25 s a side).
+    parser.add_argument("--dyno-messages", type=int, default=1200)
+    parser.add_argument("--skip-dyno", action="store_true")
+    parser.add_argument(
+        "--dyno-env", action="append", default=[], metavar="VAR=VALUE",
+        help="run the dyno figures with this Procfile variable set (e.g. WORKER_CONCURRENCY=32)",
+    )  # fmt: skip
+    parser.add_argument("--dyno-only", action="store_true", help="only the dyno figures")
+    parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
     args = parser.parse_args()
+    if args.dyno_only:
+        _dyno(args)
+        return
     lines: list[str] = [
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}; "
         "local Redis and Postgres, the simulator over HTTP through the real SDKs, "
@@ -141,22 +157,21 @@ def main() -> None:
             f"| ratio Keel / bare | **{keel_l.per_s / base_l.per_s:.2f}** |",
             "",
         ]
-        # 3. Memory over a soak.
+        # 3. Memory over a soak, the Procfile's worker at its defaults.
         if not args.skip_soak:
             with (
                 fresh_database() as url,
                 keel_stack(latency_ms="0", workdir=workdir, database_url=url) as stack,
             ):
-                soak = run_keel(
-                    stack, n=args.soak_messages, pool="prefork", concurrency=args.concurrency,
-                    sample_every_s=2.0,
-                )  # fmt: skip
+                soak = run_keel(stack, n=args.soak_messages, sample_every_s=2.0)
             g = growth(soak.rss_samples_mb)
+            pool, threads = procfile_worker_pool()
             lines += [
                 f"### Worker memory over a {args.soak_messages}-message soak",
                 "",
-                f"{len(soak.rss_samples_mb)} samples of the worker's resident memory (main "
-                f"process and children), every 2 s over {soak.seconds:.0f} s "
+                f"The Procfile's worker at its defaults ({pool} x{threads}). "
+                f"{len(soak.rss_samples_mb)} samples of its resident memory (main "
+                f"process and any children), every 2 s over {soak.seconds:.0f} s "
                 f"({soak.per_s:.1f} messages/s): first {soak.rss_samples_mb[0]:.0f} MiB, "
                 f"peak {max(soak.rss_samples_mb):.0f} MiB, last {soak.rss_samples_mb[-1]:.0f} MiB; "
                 f"growth of the last quarter's mean over the first quarter's: "
@@ -192,10 +207,117 @@ def main() -> None:
             redis=share.redis_commands,
         )
         lines[missed_at:missed_at] = [why, ""]
-    write_section(
-        HERE.parent / "BENCHMARKS.md", "## Pipeline throughput, memory and audit cost", lines
-    )
+    if not args.no_write:
+        write_section(
+            HERE.parent / "BENCHMARKS.md", "## Pipeline throughput, memory and audit cost", lines
+        )
     print("\n".join(lines))
+    if not args.skip_dyno:
+        _dyno(args)
+
+
+def _dyno(args: argparse.Namespace) -> None:
+    lines = dyno_section(
+        messages=args.dyno_messages,
+        zero_messages=args.overhead_messages,
+        env=dict(v.split("=", 1) for v in args.dyno_env),
+    )
+    if not args.no_write:
+        write_section(HERE.parent / "BENCHMARKS.md", "## What one dyno carries", lines)
+    print("\n".join(lines))
+
+
+def _states_of(run: RunResult) -> str:
+    return ", ".join(f"{state} {n}" for state, n in sorted(run.states.items()))
+
+
+def _settings_of(env: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in env.items()) if env else "its defaults"
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def dyno_section(*, messages: int, zero_messages: int, env: dict[str, str]) -> list[str]:
+    """One `worker` process as the Procfile runs it (its default pool and concurrency, or
+    as `env` sets them), against bare Celery with the same pool and concurrency, at 1 s
+    and at zero model latency; the worker's peak RSS (main process and any children)
+    sampled every 0.5 s."""
+    pool, threads = procfile_worker_pool(env)
+    load_before = _load()
+    runs: list[tuple[str, RunResult, RunResult]] = []
+    with tempfile.TemporaryDirectory(prefix="keel-bench-dyno-") as tmp:
+        workdir = Path(tmp)
+        # At 1 s every copy of the inbox is a new contact's (the inbox's own mix of replies);
+        # at zero latency the messages are the overhead section's, for a like comparison.
+        for label, latency_ms, n, distinct in (
+            ("1 s", "1000", messages, True),
+            ("0", "0", zero_messages, False),
+        ):
+            with (
+                fresh_database() as url,
+                keel_stack(latency_ms=latency_ms, workdir=workdir, database_url=url) as stack,
+            ):
+                base = run_baseline(
+                    stack, n=n, pool=pool, concurrency=threads, latency_s=int(latency_ms) / 1000
+                )
+                keel = run_keel(
+                    stack, n=n, procfile_env=env, sample_every_s=0.5, distinct_contacts=distinct
+                )
+            runs.append((label, base, keel))
+    load_after = _load()
+    (_, base_1s, keel_1s), (_, base_0, keel_0) = runs
+    peak = max(max(k.rss_samples_mb) for _, _, k in runs)
+    ratio_1s = keel_1s.per_s / base_1s.per_s
+    per_month = keel_1s.per_s * 86_400 * 30
+    busy = keel_1s.cpu_ms_per_message * keel_1s.per_s / 1000
+    return [
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()} by `make bench` "
+        "(`bench/run.py`), load average (1 / 5 / 15 min) "
+        f"{load_before} before and {load_after} after: other work shares these two cores, so "
+        "figures vary from run to run. One `worker` process started from the Procfile's own "
+        f"line at {_settings_of(env)} ({pool} x{threads}), against bare Celery with the same pool "
+        "and concurrency (`bench/baseline.py`: the same five hops, a sleep for each model "
+        "call). Keel runs the whole pipeline (local Postgres and Redis, the simulator over "
+        "HTTP through the real SDKs, signed webhook POSTs to a local receiver). Bare Celery "
+        "sleeps for two model calls per message; Keel makes the calls its pipeline needs "
+        "(a message that needs no reply is not drafted), each taking the simulator's "
+        "latency. At 1 s the messages are the demo inbox cycled, each copy a new contact's, "
+        f"so the mix stays the inbox's own (they ended {_states_of(keel_1s)}); at zero "
+        "latency they are the overhead section's (the inbox cycled as is: past its 349 "
+        f"messages most are superseded by a newer one and need no reply; {_states_of(keel_0)}).",
+        "",
+        "| model latency | messages | Keel model calls per message | bare Celery msg/s | "
+        "Keel msg/s | ratio | Keel worker CPU ms/msg | Keel worker peak RSS (MiB) | its "
+        "peak connections to Redis / Postgres |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {label} | {k.messages} | {k.model_calls / k.messages:.2f} | {b.per_s:.1f} | "
+            f"{k.per_s:.1f} | **{k.per_s / b.per_s:.2f}** | {k.cpu_ms_per_message:.0f} | "
+            f"{max(k.rss_samples_mb):.0f} | "
+            f"{k.peak_redis_connections} / {k.peak_postgres_connections} |"
+            for label, b, k in runs
+        ),
+        "",
+        f"**One worker dyno carries {keel_1s.per_s:.0f} messages/s at 1 s of model latency** "
+        f"({ratio_1s:.2f} of bare Celery with the same pool; target: at least 0.8 and 40 "
+        f"messages/s), about {per_month / 1e6:.0f} million messages a month at that rate, "
+        f"with a peak of {peak:.0f} MiB resident (target: under 512 MiB). Targets: "
+        f"memory {_met(peak < 512)}, ratio {_met(ratio_1s >= 0.8)}, 40 messages/s "
+        f"{_met(keel_1s.per_s >= 40)}. The worker used {keel_1s.cpu_ms_per_message:.0f} ms "
+        f"of CPU per message, {busy:.2f} of a core at that rate; one Python process gets "
+        "one core at most, so past it more threads only add room for slower models, and "
+        "more throughput takes more worker processes (README, Sizing). At zero latency the "
+        f"same worker runs {keel_0.per_s:.0f} messages/s, "
+        f"{keel_0.per_s / base_0.per_s:.2f} of bare Celery with the same pool (prefork x4, "
+        "the benchmark's own settings, is in the section above).",
+    ]
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@ simulator, a webhook receiver and worker processes; measuring their CPU and memo
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 import secrets
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from psycopg import sql
 from app.demo import procs
 from app.demo.receiver import WebhookReceiver
 
+ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -60,6 +63,34 @@ def rss_mb(pid: int) -> float:
         if match:
             total_kb += int(match.group(1))
     return total_kb / 1024
+
+
+def peer_ports(pid: int) -> collections.Counter[int]:
+    """Established TCP connections of a process tree, by the remote port (from /proc)."""
+    inodes: set[str] = set()
+    for p in tree(pid):
+        try:
+            fds = os.listdir(f"/proc/{p}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{p}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    ports: collections.Counter[int] = collections.Counter()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "01" and fields[9] in inodes:  # 01: ESTABLISHED
+                ports[int(fields[2].rsplit(":", 1)[1], 16)] += 1
+    return ports
 
 
 def machine_busy_s() -> float:
@@ -104,17 +135,70 @@ class Stack:
             "-P", pool, "-c", str(concurrency), "-n", f"bench-{secrets.token_hex(3)}@%h",
             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
         )  # fmt: skip
-        log = self.workdir / f"worker-{len(self.group.children)}.log"
+        # A log of its own: logs append, and an earlier run's " ready." must not count.
+        name = f"worker-{secrets.token_hex(3)}"
         env = {**os.environ, **self.env, **(extra_env or {})}
-        proc = self.group.start(log.stem, argv, env)
-        deadline = time.monotonic() + 60
+        proc = self.group.start(name, argv, env)
+        self.wait_for_log(name, " ready.", proc)
+        return proc
+
+    def start_procfile(
+        self, kind: str, *, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Run the Procfile's own line for `kind` as a dyno does: through a shell that
+        expands its `${VAR:-default}`s, in an empty directory (beat's schedule file lands
+        there), the project on the import path; a worker is returned once it is ready."""
+        name = f"{kind}-{secrets.token_hex(3)}"
+        cwd = self.workdir / f"{name}-cwd"
+        cwd.mkdir()
+        env = {
+            **os.environ,
+            **self.env,
+            **(extra_env or {}),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT),
+        }
+        argv = ["/bin/sh", "-c", f'cd "$0" && exec env {procfile()[kind]}', str(cwd)]
+        proc = self.group.start(name, argv, env)
+        if kind == "worker":
+            self.wait_for_log(name, " ready.", proc)
+        return proc
+
+    def wait_for_log(
+        self, name: str, marker: str, proc: subprocess.Popen[bytes], *, timeout_s: float = 90
+    ) -> None:
+        log = self.workdir / f"{name}.log"
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if " ready." in log.read_text(errors="replace"):
-                return proc
+            if marker in log.read_text(errors="replace"):
+                return
             if proc.poll() is not None:
-                raise RuntimeError(f"worker exited: {log.read_text()[-2000:]}")
+                raise RuntimeError(f"{name} exited: {log.read_text(errors='replace')[-2000:]}")
             time.sleep(0.1)
-        raise TimeoutError("worker not ready in 60 s")
+        raise TimeoutError(f"{name}: no {marker!r} in {timeout_s:.0f} s")
+
+
+def procfile() -> dict[str, str]:
+    """The Procfile's process types and their command lines."""
+    lines = (ROOT / "Procfile").read_text("utf-8").splitlines()
+    found = (line.partition(":") for line in lines if line.strip() and line[0] != "#")
+    return {name.strip(): command.strip() for name, _, command in found}
+
+
+def procfile_worker_pool(env: dict[str, str] | None = None) -> tuple[str, int]:
+    """The pool and concurrency the Procfile's worker runs with, its `${VAR:-default}`s
+    expanded from `env` (default: none set, the defaults)."""
+    values = env or {}
+    line = re.sub(
+        r"\$\{(\w+):-([^}]*)\}",
+        lambda m: values.get(m.group(1)) or m.group(2),
+        procfile()["worker"],
+    )
+    pool = re.search(r"--pool[ =](\S+)", line)
+    concurrency = re.search(r"--concurrency[ =](\d+)", line)
+    if pool is None or concurrency is None:
+        raise ValueError(f"the Procfile's worker names no --pool and --concurrency: {line}")
+    return pool.group(1), int(concurrency.group(1))
 
 
 @contextmanager

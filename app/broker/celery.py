@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, concurrency
 
 from app.config import get_settings
+
+# `--pool threads` (the Procfile's default) runs Celery's threads pool with Keel's fix
+# for a cold shutdown (app/broker/threads.py); the CLI resolves the alias after loading us.
+concurrency.ALIASES["threads"] = "app.broker.threads:ThreadPool"
 
 celery_app = Celery("keel")
 celery_app.config_from_object("celeryconfig")

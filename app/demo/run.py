@@ -59,6 +59,17 @@ def load_inbox(limit: int | None = None) -> list[dict[str, object]]:
     return as_of_now(lines[:limit] if limit else lines, now=dt.datetime.now(dt.UTC))
 
 
+def inbox_messages(count: int, *, tag: str) -> list[dict[str, object]]:
+    """`count` messages of the sample inbox, cycled, each with a new external id."""
+    base = load_inbox()
+    items = []
+    for i in range(count):
+        item = dict(base[i % len(base)])
+        item["external_id"] = f"{tag}-{i}-{item['external_id']}"[:200]
+        items.append(item)
+    return items
+
+
 def _sample(session: Session) -> str | None:
     """The message whose trace the summary shows: the first sent that failed over, else
     the first sent."""

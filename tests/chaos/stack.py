@@ -27,7 +27,7 @@ from app.db import session_scope
 from app.db.models import AuditEvent, Message
 from app.demo import procs
 from app.demo.receiver import WebhookReceiver
-from app.demo.run import load_inbox
+from app.demo.run import inbox_messages as demo_inbox_messages
 from app.policy import load_policy
 from app.state import get_redis, keys
 from tests.chaos.servers import PrivatePostgres, PrivateRedis
@@ -41,13 +41,7 @@ POST_BATCH = 50
 
 def inbox_messages(count: int, *, tag: str) -> list[dict[str, Any]]:
     """`count` realistic messages from the sample inbox, repeated with new external ids."""
-    base = load_inbox()
-    items = []
-    for i in range(count):
-        item = dict(base[i % len(base)])
-        item["external_id"] = f"{tag}-{i}-{item['external_id']}"[:200]
-        items.append(item)
-    return items
+    return [dict(item) for item in demo_inbox_messages(count, tag=tag)]
 
 
 def set_policy_values(path: Path, **values: float | int | str) -> None:
@@ -95,12 +89,16 @@ class ChaosStack:
         return {**self.env, **overrides}
 
     def start_worker(
-        self, *, concurrency: int = 4, env: Mapping[str, str] | None = None
+        self,
+        *,
+        concurrency: int = 4,
+        env: Mapping[str, str] | None = None,
+        pool: str = "prefork",
     ) -> subprocess.Popen[bytes]:
-        """A prefork worker on every Keel queue, started as the Procfile does
-        (REMAP_SIGTERM=SIGQUIT); its children share its process group."""
+        """A worker on every Keel queue (prefork unless `pool` says otherwise), started as
+        the Procfile does (REMAP_SIGTERM=SIGQUIT); its children share its process group."""
         name = self._name("worker")
-        argv = procs.worker_argv(concurrency=concurrency, name=name)
+        argv = procs.worker_argv(concurrency=concurrency, name=name, pool=pool)
         proc = self.group.start(name, argv, self.child_env(**(env or {})))
         self.workers.append(proc)
         return proc

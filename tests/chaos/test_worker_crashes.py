@@ -39,14 +39,19 @@ def _model_call_in_flight(stack: ChaosStack, known: Set[tuple[str, str]]) -> boo
     return any(step in MODEL_STEPS for _, step in set(stack.crash_counters()) - known)
 
 
+# The pools a worker may run: prefork x4, and the Procfile's default, threads (x16 here).
+POOLS = {"prefork": 4, "threads": 16}
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("pool", sorted(POOLS))
 def test_three_worker_kills_mid_model_call_lose_nothing_and_send_one_text_per_message(
-    private_stack: ChaosStack,
+    private_stack: ChaosStack, pool: str
 ) -> None:
     stack = private_stack
     # Given a worker, beat and the API; 300 messages arrive in four waves, one before
     # each kill, so that there is work in flight every time
-    worker = stack.start_worker(concurrency=4)
+    worker = stack.start_worker(concurrency=POOLS[pool], pool=pool)
     stack.start_beat()
     stack.start_api()
     waves = [inbox_messages(MESSAGES, tag="kill")[i::4] for i in range(4)]
@@ -66,17 +71,19 @@ def test_three_worker_kills_mid_model_call_lose_nothing_and_send_one_text_per_me
         held = set(stack.crash_counters()) - killed
         killed_per_round.append(len(held))
         killed |= held
-        worker = stack.start_worker(concurrency=4)
+        worker = stack.start_worker(concurrency=POOLS[pool], pool=pool)
         settled = stack.count_settled()
         assert stack.wait_until(lambda s=settled: stack.count_settled() > s, 60)
 
-    # And one pool process alone is SIGKILLed mid-call (Celery requeues its task itself)
+    # And (prefork) one pool process alone is SIGKILLed mid-call (Celery requeues its
+    # task itself); a thread pool has no process of its own to kill
     ids += stack.post_messages(waves[3])
-    _slow_model_calls(stack, seconds=3)
-    assert stack.wait_until(lambda k=frozenset(killed): _model_call_in_flight(stack, k), 60)
-    children = stack.worker_children(worker)
-    assert children, "the prefork worker has no pool processes"
-    os.kill(children[0], signal.SIGKILL)
+    if pool == "prefork":
+        _slow_model_calls(stack, seconds=3)
+        assert stack.wait_until(lambda k=frozenset(killed): _model_call_in_flight(stack, k), 60)
+        children = stack.worker_children(worker)
+        assert children, "the prefork worker has no pool processes"
+        os.kill(children[0], signal.SIGKILL)
 
     # Then every message settles within a minute or two of the last kill, the ones the
     # killed workers held included (the reconciler's job)
@@ -94,6 +101,7 @@ def test_three_worker_kills_mid_model_call_lose_nothing_and_send_one_text_per_me
         + json.dumps(
             {
                 "scenario": "worker_sigkill",
+                "pool": pool,
                 "messages": MESSAGES,
                 "tasks_held_per_kill": killed_per_round,
                 "settled_s_after_last_kill": round(recovered_after_s, 1),
@@ -165,8 +173,9 @@ def test_a_task_that_kills_its_worker_every_time_is_dead_lettered_poison_and_the
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 def test_sigterm_during_a_long_model_call_exits_within_30_s_and_the_call_runs_again_later(
-    private_stack: ChaosStack,
+    private_stack: ChaosStack, pool: str
 ) -> None:
     stack = private_stack
     stack.start_api()
@@ -183,7 +192,7 @@ def test_sigterm_during_a_long_model_call_exits_within_30_s_and_the_call_runs_ag
     )
     ids = [slow_id, *stack.post_messages(items[1:])]
     long_calls = {"KEEL_MODEL_TIMEOUT_S": "50"}
-    worker = stack.start_worker(concurrency=2, env=long_calls)
+    worker = stack.start_worker(concurrency=2, env=long_calls, pool=pool)
     assert stack.wait_until(lambda: stack.crash_count(slow_id, "classify") == 1, 90)
     time.sleep(1.0)
 
@@ -199,7 +208,7 @@ def test_sigterm_during_a_long_model_call_exits_within_30_s_and_the_call_runs_ag
     with session_scope() as session:
         slow = session.get(Message, slow_id)
         assert slow is not None and slow.state == "received" and slow.next_step == "classify"
-    stack.start_worker(concurrency=2, env=long_calls)
+    stack.start_worker(concurrency=2, env=long_calls, pool=pool)
     stack.settle(120)
     findings = check_invariants(stack, ids)
     with session_scope() as session:
@@ -212,6 +221,7 @@ def test_sigterm_during_a_long_model_call_exits_within_30_s_and_the_call_runs_ag
         + json.dumps(
             {
                 "scenario": "sigterm",
+                "pool": pool,
                 "worker_exited_after_s": round(exited_after_s, 1),
                 "states": dict(findings.states),
             }
