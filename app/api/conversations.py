@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from app.api.deps import SessionDep
 from app.api.errors import error_response
 from app.conversations.manage import (
-    ConversationNotFound,
     ConversationPublic,
     get_conversation,
     hand_off_by_id,
@@ -33,10 +32,7 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such conv
 )
 def read_conversation(channel: Channel, conversation_id: Id, session: SessionDep) -> Any:
     """The conversation's status and every turn, oldest first."""
-    try:
-        return get_conversation(session=session, channel=channel, conversation_id=conversation_id)
-    except ConversationNotFound as exc:
-        return error_response(404, "not_found", str(exc))
+    return get_conversation(session=session, channel=channel, conversation_id=conversation_id)
 
 
 @router.post(
@@ -47,16 +43,13 @@ def read_conversation(channel: Channel, conversation_id: Id, session: SessionDep
 def handoff(channel: Channel, conversation_id: Id, session: SessionDep) -> Any:
     """A person takes over: Keel escalates new messages here (reason `handoff`) until
     released or `handoff_ttl_s` after the last human action."""
-    try:
-        return hand_off_by_id(
-            session=session,
-            channel=channel,
-            conversation_id=conversation_id,
-            policy=get_policy(),
-            actor="api",
-        )
-    except ConversationNotFound as exc:
-        return error_response(404, "not_found", str(exc))
+    return hand_off_by_id(
+        session=session,
+        channel=channel,
+        conversation_id=conversation_id,
+        policy=get_policy(),
+        actor="api",
+    )
 
 
 @router.post(
@@ -66,12 +59,7 @@ def handoff(channel: Channel, conversation_id: Id, session: SessionDep) -> Any:
 )
 def release_conversation(channel: Channel, conversation_id: Id, session: SessionDep) -> Any:
     """Keel answers on its own again."""
-    try:
-        return release(
-            session=session, channel=channel, conversation_id=conversation_id, actor="api"
-        )
-    except ConversationNotFound as exc:
-        return error_response(404, "not_found", str(exc))
+    return release(session=session, channel=channel, conversation_id=conversation_id, actor="api")
 
 
 @router.post(

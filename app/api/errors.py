@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.conversations.manage import ConversationNotFound
+
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"error": {"code": code, "message": message, **extra}}
@@ -57,6 +59,10 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
+async def _no_conversation(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "not_found", str(exc))
+
+
 async def _database_away(request: Request, exc: Exception) -> JSONResponse:
     # Postgres is down or restarting: nothing was stored; the client should retry.
     response = error_response(
@@ -82,6 +88,7 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(ConversationNotFound, _no_conversation)
     app.add_exception_handler(sa.exc.OperationalError, _database_away)
     app.add_exception_handler(sa.exc.InterfaceError, _database_away)
     app.add_exception_handler(sa.exc.TimeoutError, _pool_exhausted)

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.audit.chain import audit_key, digest, keyed_scheme, stored_body
+from app.audit.chain import EVENT_COLUMNS, audit_key, digest, keyed_scheme, stored_body
 from app.audit.record import chained_row
 from app.config import get_settings
 from app.db import get_engine
@@ -29,19 +29,7 @@ KEY_REGISTERED = "audit_key"
 SCHEMA_DOWNGRADE = "schema_downgrade"
 _EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # What a registration is checked by: the columns every revision since 0001 has.
-_HASHED = (
-    "id",
-    "message_id",
-    "seq",
-    "at",
-    "trace_id",
-    "actor",
-    "action",
-    "step",
-    "detail",
-    "prev_hash",
-    "hash",
-)
+_HASHED = ("id", "message_id", *EVENT_COLUMNS)
 
 
 def _owner_engine(url: str | None) -> sa.Engine:

@@ -20,6 +20,9 @@ from app.config import get_settings
 
 PLAIN = "sha256"
 KEYED = "hmac-sha256"
+# An event's columns besides its id, message and scheme, as every revision since 0001
+# has them; readers and writers of whole events name their columns from this.
+EVENT_COLUMNS = ("seq", "at", "trace_id", "actor", "action", "step", "detail", "prev_hash", "hash")
 
 
 def _default(value: Any) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.audit.admin import key_registration
-from app.audit.chain import audit_key
+from app.audit.chain import EVENT_COLUMNS, audit_key
 from app.audit.checks import Finding, check_events, check_message
 from app.db import session_scope
 from app.db.models import AuditEvent, Message
@@ -31,23 +31,7 @@ CHUNK_ROWS = 5000
 
 _EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
-_COLUMNS = [
-    _EVENTS.c[name]
-    for name in (
-        "id",
-        "message_id",
-        "seq",
-        "at",
-        "trace_id",
-        "actor",
-        "action",
-        "step",
-        "detail",
-        "prev_hash",
-        "hash",
-        "hash_scheme",
-    )
-]
+_COLUMNS = [_EVENTS.c[name] for name in ("id", "message_id", *EVENT_COLUMNS, "hash_scheme")]
 _HEAD = (
     _MESSAGES.c.id.label("m_id"),
     _MESSAGES.c.audit_seq.label("head_seq"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
+from sqlmodel import Session
 
 from app.console import console, err_console, print_json
 from app.conversations.manage import (
@@ -28,6 +32,17 @@ def _channel(value: str) -> str:
     return value
 
 
+@contextmanager
+def _session_or_exit() -> Iterator[Session]:
+    """A transaction; an unknown conversation is one line on stderr and exit code 1."""
+    try:
+        with session_scope() as session:
+            yield session
+    except ConversationNotFound as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from exc
+
+
 def _show(conversation: ConversationPublic, *, as_json: bool) -> None:
     if as_json:
         print_json(conversation.model_dump(mode="json"))
@@ -42,14 +57,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The conversation's status and every turn, oldest first."""
-    try:
-        with session_scope() as session:
-            found = get_conversation(
-                session=session, channel=channel, conversation_id=conversation_id
-            )
-    except ConversationNotFound as exc:
-        err_console.print(str(exc))
-        raise typer.Exit(1) from exc
+    with _session_or_exit() as session:
+        found = get_conversation(session=session, channel=channel, conversation_id=conversation_id)
     _show(found, as_json=as_json)
 
 
@@ -60,18 +69,14 @@ def handoff(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """A person takes over: new messages escalate (reason `handoff`) until released."""
-    try:
-        with session_scope() as session:
-            found = hand_off_by_id(
-                session=session,
-                channel=channel,
-                conversation_id=conversation_id,
-                policy=get_policy(),
-                actor="cli",
-            )
-    except ConversationNotFound as exc:
-        err_console.print(str(exc))
-        raise typer.Exit(1) from exc
+    with _session_or_exit() as session:
+        found = hand_off_by_id(
+            session=session,
+            channel=channel,
+            conversation_id=conversation_id,
+            policy=get_policy(),
+            actor="cli",
+        )
     _show(found, as_json=as_json)
 
 
@@ -82,14 +87,10 @@ def release_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Keel answers on its own again."""
-    try:
-        with session_scope() as session:
-            found = release(
-                session=session, channel=channel, conversation_id=conversation_id, actor="cli"
-            )
-    except ConversationNotFound as exc:
-        err_console.print(str(exc))
-        raise typer.Exit(1) from exc
+    with _session_or_exit() as session:
+        found = release(
+            session=session, channel=channel, conversation_id=conversation_id, actor="cli"
+        )
     _show(found, as_json=as_json)
 
 

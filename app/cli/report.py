@@ -3,8 +3,6 @@ conversions."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import typer
 from rich.columns import Columns
 from rich.table import Table
@@ -12,8 +10,9 @@ from rich.table import Table
 from app.console import console, print_json
 from app.db import session_scope, utcnow
 from app.policy import get_policy
-from app.reporting import Conversions, Report, Tally, build_report, parse_since
+from app.reporting import Conversions, Report, build_report, parse_since
 from app.reporting.latency import Latency
+from app.reporting.tables import money, tallies_table, usd
 
 
 def _counts(title: str, rows: dict[str, int]) -> Table:
@@ -38,45 +37,25 @@ def _latency(title: str, rows: dict[str, Latency], unit: str, fmt: str) -> Table
     return table
 
 
-def _money(value: dict[str, Decimal]) -> str:
-    return ", ".join(f"{amount} {currency}" for currency, amount in sorted(value.items())) or "-"
-
-
-def _tallies(title: str, rows: dict[str, Tally]) -> Table:
-    table = Table(title=title, title_justify="left", min_width=len(title))
-    table.add_column(title.split(" ")[-1])
-    table.add_column("count", justify="right")
-    table.add_column("value", justify="right")
-    for key, tally in sorted(rows.items(), key=lambda kv: (-kv[1].count, kv[0])):
-        table.add_row(key, str(tally.count), _money(tally.value))
-    if not rows:
-        table.add_row("(none)", "0", "-")
-    return table
-
-
-def _usd(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"${value:.6f}"
-
-
 def _print_conversions(c: Conversions) -> None:
     console.print(
         f"Conversions ({', '.join(c.kinds) or 'no converting kinds'}): [bold]{c.count}[/] "
-        f"worth {_money(c.total.value)} in {c.conversations} conversations; "
+        f"worth {money(c.total.value)} in {c.conversations} conversations; "
         f"not converted (lost): {c.not_converted}; "
         f"classified by the local tier: {c.classified_locally}"
     )
     tables = [
-        _tallies("Conversions by kind", c.by_kind),
-        _tallies("Conversions by tier", c.by_tier),
-        _tallies("Conversions by intent", c.by_intent),
-        _tallies("Conversions by language", c.by_language),
-        _tallies("Conversions by answerer", c.by_answerer),
+        tallies_table("Conversions by kind", c.by_kind),
+        tallies_table("Conversions by tier", c.by_tier),
+        tallies_table("Conversions by intent", c.by_intent),
+        tallies_table("Conversions by language", c.by_language),
+        tallies_table("Conversions by answerer", c.by_answerer),
     ]
     console.print(Columns(tables))
     console.print(
-        f"Model cost per conversion: [bold]{_usd(c.cost_per_conversion_usd)}[/] "
-        f"(the converted conversations' {_usd(c.conversations_cost_usd)}); "
-        f"{_usd(c.overall_cost_per_conversion_usd)} counting all model cost"
+        f"Model cost per conversion: [bold]{usd(c.cost_per_conversion_usd)}[/] "
+        f"(the converted conversations' {usd(c.conversations_cost_usd)}); "
+        f"{usd(c.overall_cost_per_conversion_usd)} counting all model cost"
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from rich.columns import Columns
 from rich.table import Table
@@ -20,8 +19,9 @@ from app.db.models import Message
 from app.demo.receiver import ReceivedPost, WebhookReceiver
 from app.demo.threads import Played
 from app.policy import get_policy
-from app.reporting import Report, Tally, build_report
+from app.reporting import Report, build_report
 from app.reporting.conversation import print_conversation
+from app.reporting.tables import money, tallies_table, usd
 from app.reporting.trace import print_trace
 
 
@@ -51,26 +51,6 @@ def _table(title: str, rows: dict[str, int], *, column: str | None = None) -> Ta
     if not rows:
         table.add_row("(none)", "0")
     return table
-
-
-def _money(value: dict[str, Decimal]) -> str:
-    return ", ".join(f"{amount} {currency}" for currency, amount in sorted(value.items())) or "-"
-
-
-def _tallies(title: str, rows: dict[str, Tally]) -> Table:
-    table = Table(title=title, title_justify="left", min_width=len(title))
-    table.add_column(title.split(" ")[-1])
-    table.add_column("count", justify="right")
-    table.add_column("value", justify="right")
-    for key, tally in sorted(rows.items(), key=lambda kv: (-kv[1].count, kv[0])):
-        table.add_row(key, str(tally.count), _money(tally.value))
-    if not rows:
-        table.add_row("(none)", "0", "-")
-    return table
-
-
-def _usd(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"${value:.6f}"
 
 
 def _print_threads(played: Sequence[Played]) -> None:
@@ -118,18 +98,21 @@ def _print_conversations(s: Report) -> None:
 def _print_conversions(s: Report) -> None:
     c = s.conversions
     console.print(
-        f"Conversions: [bold]{c.count}[/] worth {_money(c.total.value)} "
+        f"Conversions: [bold]{c.count}[/] worth {money(c.total.value)} "
         f"in {c.conversations} conversations; not converted (lost): {c.not_converted}"
     )
     console.print(
         Columns(
-            [_tallies("Conversions by tier", c.by_tier), _tallies("by answerer", c.by_answerer)]
+            [
+                tallies_table("Conversions by tier", c.by_tier),
+                tallies_table("by answerer", c.by_answerer),
+            ]
         )
     )
     console.print(
-        f"Model cost per conversion: [bold]{_usd(c.cost_per_conversion_usd)}[/] "
-        f"(the converted conversations' {_usd(c.conversations_cost_usd)}); "
-        f"{_usd(c.overall_cost_per_conversion_usd)} counting all model cost"
+        f"Model cost per conversion: [bold]{usd(c.cost_per_conversion_usd)}[/] "
+        f"(the converted conversations' {usd(c.conversations_cost_usd)}); "
+        f"{usd(c.overall_cost_per_conversion_usd)} counting all model cost"
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, SQLModel
 
 from app.audit import Actor, chained_row, event_row, head_values, insert_rows, write_rows
+from app.audit.chain import EVENT_COLUMNS
 from app.audit.record import forget_chain_heads
 from app.db.models import AuditEvent, Message, utcnow
 from app.lifecycle import check_transition, guarded_update, move
@@ -249,18 +250,7 @@ def _commit_statement(
 
 
 # The events of `commit_at_once` travel as one array per column, unnested into rows.
-_EVENT_COLUMNS = (
-    "seq",
-    "at",
-    "trace_id",
-    "actor",
-    "action",
-    "step",
-    "detail",
-    "prev_hash",
-    "hash",
-    "hash_scheme",
-)
+_EVENT_COLUMNS = (*EVENT_COLUMNS, "hash_scheme")
 _ARRAY_TYPES: dict[str, Any] = {"seq": sa.Integer(), "at": sa.DateTime(timezone=True)}
 _UNNEST = (
     sa.func.unnest(
