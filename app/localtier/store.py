@@ -72,8 +72,9 @@ def _expected_digest(path: Path) -> str:
     return digest
 
 
-def load_model(path: Path | str) -> LocalModel:
-    """Load a model file whose SHA-256 matches its sidecar.
+def load_model(path: Path | str, *, pinned_sha256: str | None = None) -> LocalModel:
+    """Load a model file whose SHA-256 matches its sidecar (and `pinned_sha256`, the
+    policy's pin, when given).
 
     Raises:
         ModelFileError: the file or sidecar is missing, the hash differs, or the
@@ -88,6 +89,10 @@ def load_model(path: Path | str) -> LocalModel:
     actual = hashlib.sha256(data).hexdigest()
     if not hmac.compare_digest(actual, expected):
         raise ModelFileError(f"local model {source}: SHA-256 does not match its sidecar")
+    if pinned_sha256 is not None and not hmac.compare_digest(actual, pinned_sha256):
+        raise ModelFileError(
+            f"local model {source}: SHA-256 does not match routing.local_model_sha256"
+        )
     import joblib
     import sklearn
 
@@ -110,8 +115,9 @@ def load_model(path: Path | str) -> LocalModel:
     )
 
 
-def cached_model(path: Path | str) -> LocalModel:
-    """The model at `path`, loaded once per process and file version (path and mtimes).
+def cached_model(path: Path | str, *, pinned_sha256: str | None = None) -> LocalModel:
+    """The model at `path`, loaded once per process, file version (path and mtimes) and
+    pin.
 
     Raises:
         ModelFileError: as `load_model`.
@@ -121,12 +127,12 @@ def cached_model(path: Path | str) -> LocalModel:
         stamp = (source.stat().st_mtime_ns, sidecar_path(source).stat().st_mtime_ns)
     except OSError as exc:
         raise ModelFileError(f"local model {path}: {exc.strerror}") from exc
-    key = str(source)
+    key = f"{source}\n{pinned_sha256 or ''}"
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        model = load_model(source)
+        model = load_model(source, pinned_sha256=pinned_sha256)
         _cache[key] = (stamp, model)
         return model
 

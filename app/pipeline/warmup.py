@@ -30,7 +30,9 @@ def prepare_worker(*, threads: int) -> None:
     detector()
     if policy.routing.local_model:
         try:
-            cached_model(policy.routing.local_model)
+            cached_model(
+                policy.routing.local_model, pinned_sha256=policy.routing.local_model_sha256
+            )
         except ModelFileError as exc:
-            # The classify step reports it per message, as it would without this.
+            # The classify step falls back to the LLM tier and alerts (localtier.gate).
             log.warning("local model not loaded at start", extra={"error": str(exc)})

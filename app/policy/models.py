@@ -95,6 +95,13 @@ class Routing(_Strict):
     local_model: str | None = None
     # Confidence a local answer needs; None uses the threshold stored in the model file.
     local_min_confidence: float | None = Field(default=None, ge=0, le=1)
+    # The model file's SHA-256 pinned here, where whoever can write the model's folder
+    # cannot change it: a file that does not match is not loaded (classification then
+    # falls back to the classify tier, with an alert).
+    local_model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # Ask for classifications with the providers' structured outputs (OpenAI's JSON
+    # schema, Anthropic's forced tool call); off for endpoints that refuse them.
+    structured_outputs: bool = True
 
     @field_validator("local_model")
     @classmethod

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.policy import Policy
-from app.providers.prompt import Prompt
+from app.providers.prompt import AnswerSchema, Prompt
 
 CUSTOMER_OPEN = "<customer_message>"
 CUSTOMER_CLOSE = "</customer_message>"
@@ -96,7 +96,34 @@ def classify_prompt(*, policy: Policy, text: str, history: Sequence[Turn] = ()) 
         'Answer with one JSON object only: {"intent": "<one allowed intent>", '
         '"language": "es|pt|en", "confidence": <0.0-1.0>}'
     )
-    return Prompt(system=system, user=user_turn(text, history), max_tokens=60)
+    return Prompt(
+        system=system,
+        user=user_turn(text, history),
+        max_tokens=60,
+        answer=(
+            classification_schema(policy.routing.intents)
+            if policy.routing.structured_outputs
+            else None
+        ),
+    )
+
+
+def classification_schema(intents: Sequence[str]) -> AnswerSchema:
+    """The classification as a strict JSON schema (every key required, no others)."""
+    return AnswerSchema(
+        name="classification",
+        description="The intent, language and confidence of the current customer message.",
+        schema={
+            "type": "object",
+            "properties": {
+                "intent": {"type": "string", "enum": list(intents)},
+                "language": {"type": "string", "enum": ["es", "pt", "en"]},
+                "confidence": {"type": "number"},
+            },
+            "required": ["intent", "language", "confidence"],
+            "additionalProperties": False,
+        },
+    )
 
 
 def fence_name(name: str | None) -> str:

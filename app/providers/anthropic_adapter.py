@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import anthropic
 
 from app.errors import MalformedResponse
@@ -24,6 +27,18 @@ class AnthropicClient:
     def complete(
         self, *, model: str, prompt: Prompt, headers: dict[str, str], timeout_s: float
     ) -> Completion:
+        structured: dict[str, Any] = {}
+        if prompt.answer is not None:
+            # A forced tool call: the answer arrives as the tool's input, a JSON object.
+            tool = {
+                "name": prompt.answer.name,
+                "description": prompt.answer.description,
+                "input_schema": dict(prompt.answer.schema),
+            }
+            structured = {
+                "tools": [tool],
+                "tool_choice": {"type": "tool", "name": prompt.answer.name},
+            }
         with sdk_errors(anthropic, provider=self.name, model=model):
             response = self._sdk.messages.create(
                 model=model,
@@ -32,8 +47,9 @@ class AnthropicClient:
                 messages=[{"role": "user", "content": prompt.user}],
                 extra_headers=headers,
                 timeout=timeout_s,
+                **structured,
             )
-        texts = [b.text for b in getattr(response, "content", None) or [] if b.type == "text"]
+        texts = _answer_texts(getattr(response, "content", None) or [])
         usage = getattr(response, "usage", None)
         if not texts or usage is None:
             raise MalformedResponse(
@@ -48,3 +64,10 @@ class AnthropicClient:
             output_tokens=int(usage.output_tokens or 0),
             request_id=getattr(response, "_request_id", None),
         )
+
+
+def _answer_texts(blocks: list[Any]) -> list[str]:
+    """The text blocks, or a tool call's input as JSON (what the parsers read either way)."""
+    texts = [b.text for b in blocks if b.type == "text"]
+    calls = [json.dumps(b.input, ensure_ascii=False) for b in blocks if b.type == "tool_use"]
+    return calls or texts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 
 from app.errors import MalformedResponse
@@ -24,6 +26,18 @@ class OpenAIClient:
     def complete(
         self, *, model: str, prompt: Prompt, headers: dict[str, str], timeout_s: float
     ) -> Completion:
+        structured: dict[str, Any] = {}
+        if prompt.answer is not None:
+            # Structured outputs: the content is JSON that matches the schema.
+            structured["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": prompt.answer.name,
+                    "description": prompt.answer.description,
+                    "schema": dict(prompt.answer.schema),
+                    "strict": True,
+                },
+            }
         with sdk_errors(openai, provider=self.name, model=model):
             response = self._sdk.chat.completions.create(
                 model=model,
@@ -34,10 +48,13 @@ class OpenAIClient:
                 ],
                 extra_headers=headers,
                 timeout=timeout_s,
+                **structured,
             )
         choices = getattr(response, "choices", None) or []
         usage = getattr(response, "usage", None)
-        content = choices[0].message.content if choices and choices[0].message else None
+        message = choices[0].message if choices else None
+        # A refusal (structured outputs) is an answer Keel cannot use, not a broken body.
+        content = (message.content or getattr(message, "refusal", None)) if message else None
         if not content or usage is None:
             raise MalformedResponse(
                 f"openai {model} answered without text or usage",

@@ -30,11 +30,20 @@ class When(BaseModel):
 
 
 class Respond(BaseModel):
-    """Answer this text instead of the default answer."""
+    """Answer this `text` instead of the default answer, or the default answer in a
+    `style`: `realistic` gives classifications the shapes real models give them
+    (app/simulator/realistic.py)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    text: str
+    text: str | None = None
+    style: Literal["realistic"] | None = None
+
+    @model_validator(mode="after")
+    def _text_or_style(self) -> Respond:
+        if (self.text is None) == (self.style is None):
+            raise ValueError("respond needs exactly one of `text` or `style`")
+        return self
 
 
 class Fail(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.simulator import wire
 from app.simulator.admin import handle_admin
-from app.simulator.answers import answer
+from app.simulator.answers import answer_for
 from app.simulator.rules import LatencyMs, Rule, RuleBook
 from app.simulator.state import Outages, Stats
 
@@ -223,7 +223,10 @@ class Simulator:
                 record(provider=provider, model=call.model, task=call.task, status=status)
                 await fail(status, spec.message, spec.retry_after)
             return
-        text = rule.respond.text if rule is not None and rule.respond is not None else answer(call)
+        respond = rule.respond if rule is not None else None
+        text, tool_input = answer_for(call, respond)
         record(provider=provider, model=call.model, task=call.task, status=200)
-        payload = wire.success_body(call, text=text, response_id=self.next_id())
+        payload = wire.success_body(
+            call, text=text, response_id=self.next_id(), tool_input=tool_input
+        )
         await send_json(send, 200, payload, (id_header,))

@@ -67,6 +67,10 @@ class Call:
     user: str
     text: str
     raw: str
+    # What the request asked the answer to be: "tool" (Anthropic: a forced tool call,
+    # `tool_name`), "json_schema" (OpenAI: structured outputs), or None (free text).
+    structured: str | None = None
+    tool_name: str | None = None
 
     @property
     def input_tokens(self) -> int:
@@ -137,6 +141,7 @@ def parse_call(provider: str, body: bytes, *, task: str | None, message_id: str 
         texts.append(text)
         if role == "user":
             user = text
+    structured, tool_name = _structured(provider, data)
     system = "\n".join(part for part in system_parts if part)
     full = f"{system}\n{chr(10).join(texts)}" if system else "\n".join(texts)
     return Call(
@@ -148,24 +153,53 @@ def parse_call(provider: str, body: bytes, *, task: str | None, message_id: str 
         user=user,
         text=full,
         raw=body.decode("utf-8", "replace"),
+        structured=structured,
+        tool_name=tool_name,
     )
+
+
+def _structured(provider: str, data: dict[str, object]) -> tuple[str | None, str | None]:
+    """Whether the request forces a tool call (Anthropic) or a JSON schema (OpenAI)."""
+    if provider == ANTHROPIC:
+        choice = data.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == "tool":
+            name = choice.get("name")
+            return "tool", name if isinstance(name, str) else None
+        return None, None
+    response_format = data.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        return "json_schema", None
+    return None, None
 
 
 def output_tokens(text: str) -> int:
     return max(1, round(len(text) / 4))
 
 
-def success_body(call: Call, *, text: str, response_id: str) -> bytes:
-    """The provider's 200 body for an answer `text`."""
+def success_body(
+    call: Call, *, text: str, response_id: str, tool_input: dict[str, object] | None = None
+) -> bytes:
+    """The provider's 200 body for an answer `text`; for Anthropic with `tool_input`, a
+    `tool_use` block calling the request's forced tool with it."""
     out_tokens = output_tokens(text)
     if call.provider == ANTHROPIC:
+        content: list[dict[str, object]] = [{"type": "text", "text": text}]
+        if tool_input is not None:
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{response_id}",
+                    "name": call.tool_name or "answer",
+                    "input": tool_input,
+                }
+            ]
         payload: dict[str, object] = {
             "id": f"msg_{response_id}",
             "type": "message",
             "role": "assistant",
             "model": call.model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": "end_turn" if tool_input is None else "tool_use",
             "stop_sequence": None,
             "usage": {"input_tokens": call.input_tokens, "output_tokens": out_tokens},
         }

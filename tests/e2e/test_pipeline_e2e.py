@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 
 from app.audit import timeline, verify_chain
 from app.db import session_scope
-from app.db.models import Message
+from app.db.models import AuditEvent, Message
 from app.demo import procs
 from app.demo.run import load_inbox
 from tests.helpers import API_KEY, pending_states
@@ -77,6 +77,10 @@ def wait_settled(total: int, timeout_s: float = 180) -> int:
 def test_two_hundred_messages_posted_over_http_all_settle_audited_and_sent_once(
     stack: str, receiver: Any, simulator: str
 ) -> None:
+    # The simulator answers classifications the way real models do (issue 13's
+    # realistic-answer scenario): Keel asks for structured output, and reads what comes
+    realistic = {"when": {"task": "classify"}, "respond": {"style": "realistic"}}
+    httpx.post(f"{simulator}/_sim/rules", json=realistic).raise_for_status()
     inbox = load_inbox(MESSAGES)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with httpx.Client(base_url=stack, headers=headers, timeout=30) as client:
@@ -129,4 +133,25 @@ def test_two_hundred_messages_posted_over_http_all_settle_audited_and_sent_once(
 
     stats = httpx.get(f"{simulator}/_sim/stats").json()
     assert stats["total"] >= len(inbox)
-    print(json.dumps({"states": dict(states), "sim_total": stats["total"]}))
+    # And no classification call was paid for and thrown away
+    classify_calls = classification_statuses()
+    assert classify_calls and set(classify_calls) == {"ok"}, classify_calls
+    print(
+        json.dumps(
+            {
+                "states": dict(states),
+                "sim_total": stats["total"],
+                "classify_calls": dict(classify_calls),
+                "classify_wasted_share": 0.0,
+            }
+        )
+    )
+
+
+def classification_statuses() -> Counter[str]:
+    """The audited classification calls by status (`ok`, `malformed`, `unusable`...)."""
+    with session_scope() as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.action == "model_call")).all()
+    return Counter(
+        str(e.detail.get("keel.status")) for e in rows if e.detail.get("keel.task") == "classify"
+    )

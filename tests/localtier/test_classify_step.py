@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.localtier.conftest import BANKING
 from tests.pipeline.test_steps import actions, load, new_message, sim_calls
 
 INBOX = BUNDLED_POLICY_PATH.parents[1] / "demo" / "data" / "inbox.jsonl"
-PolicyWith = Callable[[Path, float], str]
+PolicyWith = Callable[..., str]
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,14 @@ def policy_with(
 ) -> PolicyWith:
     """Point KEEL_POLICY at the open-window policy with a local model configured."""
 
-    def write(model: Path, min_confidence: float) -> str:
+    def write(model: Path, min_confidence: float, pinned: str | None = None) -> str:
+        pin = f'local_model_sha256 = "{pinned}"\n' if pinned else ""
         path = always_open_policy(
             tmp_path,
             **{
                 "[routing]\n": (
                     f'[routing]\nlocal_model = "{model}"\nlocal_min_confidence = {min_confidence}\n'
+                    + pin
                 )
             },
         )
@@ -120,4 +123,67 @@ def test_a_policy_naming_a_missing_model_file_fails_at_load(tmp_path: Path) -> N
         tmp_path, **{"[routing]\n": f'[routing]\nlocal_model = "{tmp_path / "nope.joblib"}"\n'}
     )
     with pytest.raises(ConfigError, match="local_model"):
+        load_policy(path)
+
+
+def _copy(model: Path, folder: Path) -> Path:
+    """The model file and its sidecar, copied where a test may alter them."""
+    target = folder / model.name
+    target.write_bytes(model.read_bytes())
+    Path(f"{target}.sha256").write_text(Path(f"{model}.sha256").read_text())
+    return target
+
+
+def test_a_model_file_altered_with_its_sidecar_is_refused_by_the_policys_pin_and_the_llm_classifies(
+    simulator: str, policy_with: PolicyWith, inbox_model_path: Path, tmp_path: Path
+) -> None:
+    # Given a policy that pins the model's SHA-256, and a file someone replaced together
+    # with its sidecar (the sidecar check alone passes)
+    pinned = hashlib.sha256(inbox_model_path.read_bytes()).hexdigest()
+    model = _copy(inbox_model_path, tmp_path)
+    # (a model of the policy's intents: unpinned, it would answer every message here)
+    inbox = read_labeled(INBOX)[:-40]
+    other = train_model([e.text for e in inbox], [e.label for e in inbox])
+    save_model(other, model)
+    policy_with(model, 0.0, pinned)
+    # When messages are classified
+    ids = [new_message("¿Cuánto cuesta el curso?", external_id=f"wa-pin-{n}") for n in range(3)]
+    for mid in ids:
+        assert execute("ingest", mid).kind == "advanced"
+        assert execute("classify", mid).kind in ("advanced", "escalated")
+    # Then the fast tier classified every one (nothing dead-lettered, nothing local)
+    assert sim_calls(simulator, "classify") == 3
+    for mid in ids:
+        assert load(mid).state != "dead"
+        assert _classified_detail(mid)["tier"] != "local"
+
+
+def test_a_model_file_that_breaks_after_start_falls_back_to_the_llm_never_a_dead_letter(
+    simulator: str, policy_with: PolicyWith, inbox_model_path: Path, tmp_path: Path
+) -> None:
+    # Given a configured model whose file is then corrupted (its hash no longer matches)
+    model = _copy(inbox_model_path, tmp_path)
+    policy_with(model, 0.0)
+    model.write_bytes(model.read_bytes()[:-10] + b"0123456789")
+    # When a message is classified
+    mid = new_message("¿Cuánto cuesta el curso?", external_id="wa-broken-model")
+    assert execute("ingest", mid).kind == "advanced"
+    assert execute("classify", mid).kind in ("advanced", "escalated")
+    # Then the fast tier answered
+    assert sim_calls(simulator, "classify") == 1
+    assert load(mid).state != "dead"
+
+
+def test_a_pin_that_is_not_a_sha256_is_refused_at_load(
+    inbox_model_path: Path, tmp_path: Path
+) -> None:
+    path = always_open_policy(
+        tmp_path,
+        **{
+            "[routing]\n": (
+                f'[routing]\nlocal_model = "{inbox_model_path}"\nlocal_model_sha256 = "abc"\n'
+            )
+        },
+    )
+    with pytest.raises(ConfigError, match="local_model_sha256"):
         load_policy(path)
