@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 from celery import Celery, concurrency
+from kombu import transport as kombu_transport
 
 from app.config import get_settings
 
 # `--pool threads` (the Procfile's default) runs Celery's threads pool with Keel's fix
 # for a cold shutdown (app/broker/threads.py); the CLI resolves the alias after loading us.
 concurrency.ALIASES["threads"] = "app.broker.threads:ThreadPool"
+# redis:// and rediss:// run kombu's Redis transport with Keel's fix for a late ack after
+# a Redis restart (app/broker/transport.py); URLs and settings stay as they were.
+kombu_transport.TRANSPORT_ALIASES["redis"] = "app.broker.transport:Transport"
+kombu_transport.TRANSPORT_ALIASES["rediss"] = "app.broker.transport:Transport"
 
 celery_app = Celery("keel")
 celery_app.config_from_object("celeryconfig")

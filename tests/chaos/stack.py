@@ -285,4 +285,25 @@ def describe_stuck(stack: ChaosStack, *, limit: int = 5) -> str:
             )
     unacked = r.hlen(f"{k.namespace}:unacked")
     lines.append(f"queues={stack.queue_lengths()} unacked={unacked}")
+    lines.append(process_log_tails(stack))
     return "\n".join(lines)
+
+
+def process_log_tails(stack: ChaosStack, *, lines: int = 25) -> str:
+    """The last warnings and errors of every process the test started, and whether each
+    is still running: what a stuck run's worker was doing when the test gave up."""
+    out = []
+    for proc in stack.workers:
+        out.append(f"worker pid={proc.pid} returncode={proc.poll()}")
+    for log in sorted(stack.workdir.glob("*.log")):
+        notable = [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if '"level": "info"' not in line and '"level": "debug"' not in line
+        ]
+        if notable:
+            out.append(f"--- {log.name} (last {lines} non-info lines) ---")
+            out.extend(
+                line if '"level": "critical"' in line else line[:400] for line in notable[-lines:]
+            )
+    return "\n".join(out)

@@ -9,7 +9,7 @@ import pytest
 
 from app.state import get_redis, keys
 from tests.chaos.checks import check_invariants
-from tests.chaos.stack import ChaosStack, inbox_messages
+from tests.chaos.stack import ChaosStack, inbox_messages, process_log_tails
 
 MESSAGES = 300
 SETTLE_TIMEOUT_S = 240
@@ -48,6 +48,8 @@ def test_redis_restarted_empty_mid_run_loses_nothing_as_the_reconciler_recovers_
     # Then worker and beat reconnect and the reconciler re-enqueues every lost message
     stack.settle(SETTLE_TIMEOUT_S)
     settled_after_s = time.monotonic() - restarted
+    # (a worker that exits here leaves everything unsettled; say so first)
+    assert all(w.poll() is None for w in stack.workers), process_log_tails(stack)
     findings = check_invariants(stack, ids)
     assert findings.actions["reconciled"] > 0
     assert findings.states["dead"] == 0, findings.dead_reasons
