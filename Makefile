@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-build.lock pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: install demo test lint format services bench profile lock clean
+.PHONY: install demo test lint format services bench bench-tracing profile lock clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ bench: install services
 	$(BIN)/python bench/guardrails_bench.py
 	$(BIN)/python bench/local_tier_bench.py
 	$(BIN)/python bench/optout_bench.py
+
+# Trace export with the collector down against tracing off (SPEC 13); rewrites its section.
+bench-tracing: install services
+	$(BIN)/python -m bench.tracing_overhead
 
 # Where a worker's CPU goes, sampled by py-spy; rewrites its section of BENCHMARKS.md.
 profile: install services

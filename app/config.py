@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import ssl
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +48,44 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+# A reviewer's name as the audit records it, and the shortest token a reviewer key may have
+# (the review page's sign-in form is on the public web port).
+_REVIEWER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+REVIEWER_TOKEN_MIN_CHARS = 16
+
+
+def parse_reviewer_keys(value: str) -> dict[str, str]:
+    """`name:token,name:token` as `{name: token}`; blanks between commas are ignored.
+
+    Raises:
+        ValueError: an entry without a name or token, a name that is not a plain word
+            (letters, digits, `_.@-`, at most 64), a token shorter than 16 characters or
+            with a comma or space in it, or a name or token given twice.
+    """
+    keys: dict[str, str] = {}
+    for position, entry in enumerate((e.strip() for e in value.split(",")), start=1):
+        if not entry:
+            continue
+        name, sep, token = entry.partition(":")
+        if not sep or not name or not token:
+            raise ValueError(f"entry {position} is not name:token")
+        if not _REVIEWER_NAME.match(name):
+            raise ValueError(
+                f"entry {position}: the name must be letters, digits or _.@- (at most 64)"
+            )
+        if len(token) < REVIEWER_TOKEN_MIN_CHARS or any(c.isspace() for c in token):
+            raise ValueError(
+                f"entry {position} ({name}): the token must be at least "
+                f"{REVIEWER_TOKEN_MIN_CHARS} characters, without spaces"
+            )
+        if name in keys:
+            raise ValueError(f"the name {name} is given twice")
+        if token in keys.values():
+            raise ValueError(f"entry {position} ({name}) reuses another reviewer's token")
+        keys[name] = token
+    return keys
+
+
 def check_webhook_url(url: str) -> str:
     """`url` if it is `https://`, or `http://` to a loopback address (a local receiver).
 
@@ -75,6 +114,8 @@ class Settings(BaseSettings):
     keel_app_database_url: str | None = None
     keel_policy: Path | None = None
     keel_api_keys: str = ""
+    # `name:token` pairs: the only keys that open the review endpoints and page (SPEC 2).
+    keel_reviewer_keys: str = ""
     keel_webhook_url: str | None = None
     # Validated even when unset: a webhook URL without it fails at start.
     keel_webhook_secret: str | None = Field(default=None, validate_default=True)
@@ -92,6 +133,12 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = None
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0, le=1)
     sentry_environment: str | None = None
+    # Trace export (SPEC 13) is on with OTEL_EXPORTER_OTLP_ENDPOINT, read by the SDK itself.
+    # Prompts and replies leave in spans only with this set.
+    keel_trace_content: bool = False
+    # Salt of the contact's hash in traces (`langfuse.user.id`); unset: derived from
+    # KEEL_AUDIT_KEY; neither: no user id is exported.
+    keel_trace_salt: str | None = Field(default=None, min_length=16)
     flower_basic_auth: str | None = None
     port: int = Field(default=8000, ge=1, le=65535)
     # /metrics: on the web port behind this bearer key, and/or on a port of its own
@@ -114,6 +161,16 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @field_validator("keel_reviewer_keys")
+    @classmethod
+    def _reviewer_keys(cls, value: str, info: ValidationInfo) -> str:
+        reviewers = parse_reviewer_keys(value)
+        ingest = {k.strip() for k in str(info.data.get("keel_api_keys", "")).split(",")}
+        for name, token in reviewers.items():
+            if token in ingest:
+                raise ValueError(f"{name}'s token is also in KEEL_API_KEYS; give it its own")
         return value
 
     @field_validator("keel_webhook_url")
@@ -157,6 +214,7 @@ class Settings(BaseSettings):
         "keel_metrics_key",
         "keel_metrics_port",
         "sentry_dsn",
+        "keel_trace_salt",
         "keel_app_database_url",
         "web_concurrency",
         "worker_pool",
@@ -170,6 +228,11 @@ class Settings(BaseSettings):
     @property
     def api_keys(self) -> list[str]:
         return [k.strip() for k in self.keel_api_keys.split(",") if k.strip()]
+
+    @property
+    def reviewer_keys(self) -> dict[str, str]:
+        """Reviewer tokens by the name the audit records."""
+        return parse_reviewer_keys(self.keel_reviewer_keys)
 
     @property
     def app_database_url(self) -> str:

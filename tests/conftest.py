@@ -21,7 +21,15 @@ from app.config import reset_settings
 from app.db import reset_engines
 from app.db.migrate import upgrade
 from app.providers import reset_clients
-from tests.helpers import API_KEY, REDIS_URL, always_open_policy, no_coalescing
+from tests.helpers import (
+    API_KEY,
+    REDIS_URL,
+    REVIEWER_KEY,
+    REVIEWER_NAME,
+    always_open_policy,
+    no_coalescing,
+    no_local_tier,
+)
 
 PG_ADMIN_DSN = os.environ.get("KEEL_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -98,17 +106,19 @@ def keel_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, str]]:
     """Environment for Keel in this process (and for children it starts); the policy is
-    the bundled one without the burst quiet period (see `helpers.no_coalescing`)."""
+        the bundled one without the burst quiet period (see `helpers.no_coalescing`) and without
+    the local tier (`helpers.no_local_tier`)."""
     from app.policy import BUNDLED_POLICY_PATH
 
     policy = tmp_path_factory.mktemp("policy") / "policy.toml"
-    policy.write_text(no_coalescing(BUNDLED_POLICY_PATH.read_text("utf-8")), "utf-8")
+    policy.write_text(no_local_tier(no_coalescing(BUNDLED_POLICY_PATH.read_text("utf-8"))), "utf-8")
     env = {
         "KEEL_POLICY": str(policy),
         "DATABASE_URL": pg_url,
         "REDIS_URL": REDIS_URL,
         "KEEL_NAMESPACE": redis_namespace,
         "KEEL_API_KEYS": API_KEY,
+        "KEEL_REVIEWER_KEYS": f"{REVIEWER_NAME}:{REVIEWER_KEY}",
         "ANTHROPIC_API_KEY": "sim-key",
         "OPENAI_API_KEY": "sim-key",
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/anthropic",

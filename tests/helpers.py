@@ -10,6 +10,9 @@ import redis
 
 REDIS_URL = os.environ.get("KEEL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 API_KEY = "test-key-0123456789"
+# The reviewer key every test environment has (KEEL_REVIEWER_KEYS): the audit says "ana".
+REVIEWER_NAME = "ana"
+REVIEWER_KEY = "reviewer-ana-0123456789abcdef"
 
 
 def queued_ids(namespace: str, queue: str) -> list[str]:
@@ -43,9 +46,24 @@ def no_coalescing(policy_text: str) -> str:
     return policy_text.replace(COALESCE_LINE, "coalesce_s = 0\n")
 
 
-def always_open_policy(tmp_dir: os.PathLike[str] | str, **replacements: str) -> str:
+LOCAL_MODEL_LINE = 'local_model = "app/localtier/models/school.joblib"\n'
+
+
+def no_local_tier(policy_text: str) -> str:
+    """Policy text without the local classifier: every classification is a model call, as
+    the tests of model routing, failover and classification parsing need. The end-to-end
+    tests keep it (`always_open_policy(..., local_tier=True)`)."""
+    assert LOCAL_MODEL_LINE in policy_text
+    text = policy_text.replace(LOCAL_MODEL_LINE, "")
+    return "\n".join(line for line in text.split("\n") if not line.startswith("local_model_"))
+
+
+def always_open_policy(
+    tmp_dir: os.PathLike[str] | str, *, local_tier: bool = False, **replacements: str
+) -> str:
     """The bundled policy with the send window always open (start == end), written to a
-    file; `replacements` swap other exact snippets of the TOML."""
+    file (without the local tier unless `local_tier`); `replacements` swap other exact
+    snippets of the TOML."""
     from pathlib import Path
 
     from app.policy import BUNDLED_POLICY_PATH
@@ -53,6 +71,8 @@ def always_open_policy(tmp_dir: os.PathLike[str] | str, **replacements: str) -> 
     text = BUNDLED_POLICY_PATH.read_text("utf-8")
     text = text.replace('start = "08:00"\nend = "21:00"', 'start = "00:00"\nend = "00:00"')
     text = no_coalescing(text)
+    if not local_tier:
+        text = no_local_tier(text)
     for old, new in replacements.items():
         assert old in text, old
         text = text.replace(old, new)

@@ -21,6 +21,7 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",

@@ -1,4 +1,4 @@
-"""`/metrics` (Prometheus text, ids and counts only), computed by `app.observability.metrics`,
+"""`/metrics` (Prometheus text, counts only), assembled by `app.observability.metrics`,
 served only where an operator asked for it.
 
 - `KEEL_METRICS_KEY` set: `GET /metrics` on the web port with `Authorization: Bearer
@@ -6,34 +6,26 @@ served only where an operator asked for it.
   scraper's credential can read counts and nothing else.
 - `KEEL_METRICS_PORT` set: the same figures on that port, without a key, from a server
   the web process starts with the app and stops with it. Several web processes share
-  the port's figures: the first to bind it serves it (the figures come from Redis and
-  the database, so any process answers the same); keep the port off the public network.
+  the port: the first to bind it serves it (with `PROMETHEUS_MULTIPROC_DIR` set, the
+  counters of every process on the machine; a worker serves the same port on its own
+  machine); keep the port off the public network.
 - Neither: no `/metrics` route at all (404), as if it did not exist.
-
-Every way in reads through one collector per app, so scrapes share its cache.
 """
 
 from __future__ import annotations
 
-import errno
 import hmac
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Header, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from app.api.errors import error_response
 from app.config import Settings
-from app.observability.metrics import registry
-
-log = logging.getLogger("keel.metrics")
-
-# Every interface: Prometheus scrapes from another host. Keep the port private.
-METRICS_BIND = "0.0.0.0"
+from app.observability.metrics import multiproc_dir, registry, serve_metrics_port
 
 
 def bearer_matches(authorization: str | None, key: str) -> bool:
@@ -43,7 +35,12 @@ def bearer_matches(authorization: str | None, key: str) -> bool:
 
 
 def metrics_router(settings: Settings) -> APIRouter:
-    """The router to include in the app: the keyed route and/or the port's server."""
+    """The router to include in the app: the keyed route and/or the port's server.
+
+    Raises:
+        ConfigError: PROMETHEUS_MULTIPROC_DIR names no writable directory.
+    """
+    multiproc_dir()  # checked with or without a route: every counter writes there
     reg = registry()
     port = settings.keel_metrics_port
     router = APIRouter(lifespan=_serve_on_port(reg, port) if port else None)
@@ -52,8 +49,8 @@ def metrics_router(settings: Settings) -> APIRouter:
 
         @router.get("/metrics", include_in_schema=False)
         def metrics(authorization: str | None = Header(default=None)) -> Response:
-            """Queue depths, messages by state, model calls and cost, guardrail blocks,
-            breakers."""
+            """Messages by state, model calls, tokens and cost, guardrail verdicts,
+            failovers, parks, step latency; queue depths and breakers read live."""
             if not bearer_matches(authorization, key):
                 refused = error_response(401, "unauthorized", "the metrics bearer key is required")
                 refused.headers["WWW-Authenticate"] = "Bearer"
@@ -66,16 +63,7 @@ def metrics_router(settings: Settings) -> APIRouter:
 def _serve_on_port(reg: CollectorRegistry, port: int) -> Any:
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        try:
-            server, _thread = start_http_server(port, addr=METRICS_BIND, registry=reg)
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            log.warning(
-                "metrics port %d taken: another web process serves it, or something else does",
-                port,
-            )
-            server = None
+        server = serve_metrics_port(port, reg)
         try:
             yield
         finally:

@@ -9,9 +9,13 @@ from sqlmodel import Session, col, select
 
 from app.audit.chain import audit_key, event_hash, scheme_for, to_json_safe
 from app.db.models import AuditEvent, Message, utcnow
+from app.observability import events
 
 Actor = Literal["api", "worker", "beat", "cli", "human"]
 CHAIN_HEADS = "keel.audit.chain_heads"
+# Rows inserted in the session's transaction, handed to `app.observability.events` when it
+# commits (metrics and span events count only what was committed).
+PENDING = "keel.audit.pending"
 _EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
@@ -143,6 +147,19 @@ def insert_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     messages' heads in the same transaction (`head_values`)."""
     if rows:
         session.execute(_INSERT, rows)
+        session.info.setdefault(PENDING, []).extend(rows)
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _observe_committed(session: Session) -> None:
+    rows = session.info.pop(PENDING, None)
+    if rows:
+        events.observe(rows)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(PENDING, None)
 
 
 def write_rows(session: Session, rows: list[dict[str, Any]]) -> None:

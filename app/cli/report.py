@@ -12,7 +12,7 @@ from app.db import session_scope, utcnow
 from app.policy import get_policy
 from app.reporting import Conversions, Report, build_report, parse_since
 from app.reporting.latency import Latency
-from app.reporting.tables import money, tallies_table, usd
+from app.reporting.tables import money, savings_table, tallies_table, tiers_table, usd
 
 
 def _counts(title: str, rows: dict[str, int]) -> Table:
@@ -96,12 +96,13 @@ def _print(r: Report) -> None:
         f"Failovers: [bold]{r.failover_total}[/]   parked: {r.actions.get('parked', 0)}   "
         f"drained: {r.actions.get('unparked', 0)}"
     )
-    savings = f"{r.savings_ratio:.1%}" if r.savings_ratio is not None else "n/a"
     console.print(
-        f"Cost: [bold]${r.cost_usd:.6f}[/] for {r.input_tokens} input and {r.output_tokens} "
-        f"output tokens; ${r.flagship_cost_usd:.6f} had every call gone to "
-        f"{r.flagship_model}: [bold green]${r.savings_usd:.6f} ({savings}) saved[/]"
+        f"Cost: [bold]${r.cost_usd:.6f}[/] for {r.input_tokens} input tokens "
+        f"({r.cache_read_tokens} read from and {r.cache_write_tokens} written to a prompt "
+        f"cache) and {r.output_tokens} output tokens"
     )
+    console.print(savings_table(r.counterfactuals))
+    console.print(tiers_table(r.tiers))
     console.print(_latency("Model call latency by task", r.model_latency_ms, "ms", ".0f"))
     console.print(_latency("Time between steps", r.step_latency_s, "s", ".2f"))
     _print_conversions(r.conversions)
@@ -113,7 +114,8 @@ def report(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Counts by state, tier, intent, provider and reason; cost against all-flagship; latency;
+    """Counts by state, tier, intent, provider and reason; cost against all-standard and
+    all-flagship, by source; each draft tier's block and escalation rates; latency;
     conversions and the model cost per conversion."""
     try:
         start = parse_since(since, now=utcnow()) if since else None

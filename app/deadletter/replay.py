@@ -49,6 +49,18 @@ def list_dead_letters(flt: DeadLetterFilter) -> list[DeadLetter]:
         return list(session.exec(query).all())
 
 
+def count_by_reason() -> dict[str, int]:
+    """Dead letters not yet replayed, by reason code, most first."""
+    query = (
+        sa.select(col(DeadLetter.reason), sa.func.count())
+        .where(col(DeadLetter.replayed_at).is_(None))
+        .group_by(col(DeadLetter.reason))
+        .order_by(sa.func.count().desc(), col(DeadLetter.reason))
+    )
+    with session_scope() as session:
+        return {str(reason): int(count) for reason, count in session.execute(query).all()}
+
+
 def get_dead_letter(entry_id: int) -> DeadLetter | None:
     with session_scope() as session:
         return session.get(DeadLetter, entry_id)

@@ -21,7 +21,7 @@ from app.demo.threads import Played
 from app.policy import get_policy
 from app.reporting import Report, build_report
 from app.reporting.conversation import print_conversation
-from app.reporting.tables import money, tallies_table, usd
+from app.reporting.tables import money, savings_table, tallies_table, tiers_table, usd
 from app.reporting.trace import print_trace
 
 
@@ -145,11 +145,19 @@ def print_figures(
         f"Failovers: [bold]{s.failover_total}[/]   parked: {s.actions.get('parked', 0)}   "
         f"drained: {s.actions.get('unparked', 0)}"
     )
-    savings = f"{s.savings_ratio:.1%}" if s.savings_ratio is not None else "n/a"
-    console.print(
-        f"Cost: [bold]${s.cost_usd:.4f}[/] against ${s.flagship_cost_usd:.4f} had every call "
-        f"gone to the flagship tier: [bold green]{savings} saved[/]"
+    standard = s.counterfactuals.get("standard")
+    savings = (
+        f"{standard.savings_ratio:.1%}"
+        if standard is not None and standard.savings_ratio is not None
+        else "n/a"
     )
+    console.print(
+        f"Cost: [bold]${s.cost_usd:.4f}[/] against "
+        f"${standard.cost_usd if standard else 0:.4f} had every message gone to the standard "
+        f"tier (all-Sonnet): [bold green]{savings} saved[/]"
+    )
+    console.print(savings_table(s.counterfactuals))
+    console.print(tiers_table(s.tiers))
     p50 = f"{settled.p50:.2f}" if settled and settled.p50 is not None else "n/a"
     p95 = f"{settled.p95:.2f}" if settled and settled.p95 is not None else "n/a"
     console.print(

@@ -28,7 +28,7 @@ from app.demo import procs
 from app.demo.receiver import WebhookReceiver
 from app.demo.replay import as_of_now
 from app.demo.report import print_summary
-from app.demo.threads import Pace, Played, ThreadPlayer, load_threads
+from app.demo.threads import REVIEWER, Pace, Played, ThreadPlayer, load_threads
 from app.policy import BUNDLED_POLICY_PATH, get_policy
 from app.providers import reset_clients
 
@@ -180,6 +180,14 @@ def _pending(session_count_states: tuple[str, ...]) -> int:
         )
 
 
+@dataclass(frozen=True)
+class _Keys:
+    """The demo's own keys: an ingest key for the inbox, a reviewer key for its person."""
+
+    api: str
+    reviewer: str
+
+
 def run_demo(options: DemoOptions) -> bool:
     """Run the whole demo; True when every message settled before the timeout."""
     workdir = Path(tempfile.mkdtemp(prefix="keel-demo-"))
@@ -194,13 +202,14 @@ def run_demo(options: DemoOptions) -> bool:
             redis_url = procs.start_private_redis(group, data_dir=workdir)
             console.print(f"[dim]Redis: started a private redis-server at {redis_url}[/]")
         sim_port, api_port = procs.free_port(), procs.free_port()
-        api_key = secrets.token_hex(16)
+        api_key, reviewer_key = secrets.token_hex(16), secrets.token_hex(16)
         sim = f"http://127.0.0.1:{sim_port}"
         env = {
             "REDIS_URL": redis_url,
             "DATABASE_URL": f"sqlite:///{workdir / 'keel.db'}",
             "KEEL_NAMESPACE": f"keel-demo-{secrets.token_hex(4)}",
             "KEEL_API_KEYS": api_key,
+            "KEEL_REVIEWER_KEYS": f"{REVIEWER}:{reviewer_key}",
             "KEEL_WEBHOOK_URL": receiver.url,
             "KEEL_WEBHOOK_SECRET": receiver.secret,
             "ANTHROPIC_API_KEY": "sim-key",
@@ -212,7 +221,8 @@ def run_demo(options: DemoOptions) -> bool:
         if not options.send_window:
             env["KEEL_POLICY"] = str(_open_window_policy(workdir))
         with _environment(env):
-            return _run(options, group, receiver, env, sim, api_port, api_key, workdir, started)
+            keys = _Keys(api=api_key, reviewer=reviewer_key)
+            return _run(options, group, receiver, env, sim, api_port, keys, workdir, started)
     finally:
         group.stop_all()
         receiver.stop()
@@ -229,7 +239,7 @@ def _run(
     env: dict[str, str],
     sim: str,
     api_port: int,
-    api_key: str,
+    keys: _Keys,
     workdir: Path,
     started: float,
 ) -> bool:
@@ -265,7 +275,7 @@ def _run(
         f"worker x{options.concurrency}, simulator latency {options.latency_ms} ms, "
         f"webhook {receiver.url}"
     )
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = {"Authorization": f"Bearer {keys.api}"}
     fed_at = time.monotonic()
     # The faults follow the clock, not the feed: posting takes a second, processing longer.
     quiet_s = get_policy().conversations.coalesce_s
@@ -275,7 +285,9 @@ def _run(
         httpx.Client(base_url=api, headers=headers, timeout=30) as client,
         Progress(console=console, transient=True) as progress,
     ):
-        player = ThreadPlayer(client=client, threads=threads, pace=pace).start()
+        player = ThreadPlayer(
+            client=client, threads=threads, pace=pace, reviewer_key=keys.reviewer
+        ).start()
         try:
             pending = _feed_and_wait(options, client, progress, inbox, player, faults, started)
         finally:

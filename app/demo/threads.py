@@ -43,6 +43,7 @@ AT_REST = frozenset(
         MessageState.dead,
     }
 )
+# The name of the demo's reviewer key (KEEL_REVIEWER_KEYS): the audit records it.
 REVIEWER = "demo-reviewer"
 # What the person who takes a handoff over writes back, in the contact's language.
 HUMAN_REPLIES = {
@@ -170,10 +171,14 @@ class Stopped(Exception):
 
 
 class ThreadPlayer:
-    """Plays every thread concurrently over one HTTP client (authenticated on the API)."""
+    """Plays every thread concurrently over one HTTP client (authenticated on the API with
+    an ingest key); the person deciding reviews uses a reviewer key of their own."""
 
-    def __init__(self, *, client: httpx.Client, threads: list[DemoThread], pace: Pace) -> None:
+    def __init__(
+        self, *, client: httpx.Client, threads: list[DemoThread], pace: Pace, reviewer_key: str
+    ) -> None:
         self.client = client
+        self.reviewer = {"Authorization": f"Bearer {reviewer_key}"}
         self.threads = threads
         self.pace = pace
         self._stop = threading.Event()
@@ -241,7 +246,9 @@ class ThreadPlayer:
     def _decide(self, thread: DemoThread, message_id: str) -> str | None:
         """A person decides the message's pending review: approves it with a reply of
         their own, or rejects it when the customer was lost. None without a review."""
-        response = self.client.get("/v1/reviews", params={"status": "pending", "limit": 1000})
+        response = self.client.get(
+            "/v1/reviews", params={"status": "pending", "limit": 1000}, headers=self.reviewer
+        )
         response.raise_for_status()
         review = next(
             (r for r in response.json()["reviews"] if r["message_id"] == message_id), None
@@ -249,13 +256,14 @@ class ThreadPlayer:
         if review is None:
             return None
         if thread.outcome is not None and thread.outcome["kind"] == LOST:
-            body = {"reason": REJECT_REASON, "reviewer": REVIEWER}
-            self.client.post(f"/v1/reviews/{review['id']}/reject", json=body).raise_for_status()
+            path = f"/v1/reviews/{review['id']}/reject"
+            body = {"reason": REJECT_REASON}
+            self.client.post(path, json=body, headers=self.reviewer).raise_for_status()
             return "rejected"
         locale = thread.contact.get("locale", "en")
         text = HUMAN_REPLIES.get(locale, HUMAN_REPLIES["en"]).format(name=thread.contact["name"])
-        body = {"text": text, "reviewer": REVIEWER}
-        self.client.post(f"/v1/reviews/{review['id']}/approve", json=body).raise_for_status()
+        path = f"/v1/reviews/{review['id']}/approve"
+        self.client.post(path, json={"text": text}, headers=self.reviewer).raise_for_status()
         return "approved"
 
     def _post_outcome(self, thread: DemoThread) -> str | None:

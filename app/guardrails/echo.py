@@ -4,7 +4,8 @@ Two signs: a marker of the prompt's layout (`CATALOG (the only prices`, `REPLY
 LANGUAGE:`, the customer_message tags, a catalog line `- sku | name | EUR 450.00`), or
 a run of `echo_min_words` consecutive words shared with the prompts' fixed instruction
 lines (the business name counts as one word; product names and prices are not part of
-those lines, so quoting the catalog is not an echo).
+those lines, so quoting the catalog is not an echo; nor is the business's knowledge,
+which replies are meant to draw on).
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ def _reference(policy: Policy, n: int) -> frozenset[tuple[str, ...]]:
     brand = fold(policy.business.name)
     system = prompts.draft_prompt(
         policy=policy, text="", intent="other", language="en", contact_name=None
-    ).system
-    classify = prompts.classify_prompt(policy=policy, text="").system
+    ).full_system
+    classify = prompts.classify_prompt(policy=policy, text="").full_system
+    # the business's knowledge is there to be used in replies: not an echo
+    knowledge = set(prompts.knowledge_lines(policy)[1:])
     lines = [
         line
         for line in (*system.splitlines(), *classify.splitlines())
-        if not line.lstrip().startswith("- ")
+        if not line.lstrip().startswith("- ") and line not in knowledge
     ]
     grams: set[tuple[str, ...]] = set()
     for line in lines:

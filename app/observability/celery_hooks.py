@@ -1,7 +1,9 @@
 """Wiring Sentry and JSON logs into the worker and beat through Celery's signals.
 
 `celeryd_init` and `beat_init` start Sentry in those processes only (importing
-`tasks` from the API or a test does nothing); `setup_logging` makes Celery leave the
+`tasks` from the API or a test does nothing); `worker_init` (threads) or
+`worker_process_init` (each prefork child, after the fork) starts trace export, and
+the warm shutdown's signals flush it; `setup_logging` makes Celery leave the
 root logger to us; `task_prerun`/`task_postrun` bind the task's message id, step and
 task id to its log lines and Sentry scope, and log each step's outcome.
 """
@@ -21,8 +23,10 @@ from app.observability.logging import (
     setup_logging,
     unbind_task_context,
 )
+from app.observability.metrics import mark_child_dead, serve_worker_metrics
 from app.observability.scrub import is_message_id
 from app.observability.sentry import init_sentry
+from app.observability.tracing import init_tracing, shutdown_tracing
 
 log = logging.getLogger("keel.tasks")
 _tokens: dict[str, Any] = {}
@@ -32,6 +36,37 @@ def _on_worker_init(**_: Any) -> None:
     set_component("worker")
     skip_pre_ping()
     init_sentry("worker")
+
+
+def _is_prefork(worker: Any) -> bool:
+    pool = getattr(worker, "pool_cls", None)
+    name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    return "prefork" in str(name)
+
+
+def _on_worker_main_init(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process, before its pool starts: trace export and the
+    metrics port here for a threads or solo pool; a prefork pool's children start
+    their own export after the fork (`_on_worker_child_init`)."""
+    if not _is_prefork(sender):
+        init_tracing("worker")
+    serve_worker_metrics()
+
+
+def _on_worker_child_init(**_: Any) -> None:
+    """A prefork child, just forked: its own exporter thread (one inherited across a
+    fork never runs)."""
+    init_tracing("worker")
+
+
+def _on_worker_child_shutdown(**_: Any) -> None:
+    shutdown_tracing()
+    mark_child_dead()
+
+
+def _on_worker_shutdown(**_: Any) -> None:
+    """Warm shutdown done: the last spans leave before the process does."""
+    shutdown_tracing()
 
 
 def _on_beat_init(sender: Any = None, **_: Any) -> None:
@@ -70,6 +105,10 @@ def _on_task_postrun(
 def install_celery_hooks() -> None:
     """Connect the handlers (strongly: they are module functions)."""
     signals.celeryd_init.connect(_on_worker_init, weak=False)
+    signals.worker_init.connect(_on_worker_main_init, weak=False)
+    signals.worker_process_init.connect(_on_worker_child_init, weak=False)
+    signals.worker_process_shutdown.connect(_on_worker_child_shutdown, weak=False)
+    signals.worker_shutdown.connect(_on_worker_shutdown, weak=False)
     signals.beat_init.connect(_on_beat_init, weak=False)
     signals.setup_logging.connect(_on_setup_logging, weak=False)
     signals.task_prerun.connect(_on_task_prerun, weak=False)

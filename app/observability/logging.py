@@ -57,9 +57,12 @@ def unbind_task_context(token: contextvars.Token[dict[str, str] | None]) -> None
 
 
 def _trace_id() -> str | None:
+    """The exported trace's id (the message's, inside a step) when trace export is on,
+    else Sentry's."""
+    from app.observability import tracing
     from app.observability.sentry import current_trace_id
 
-    return current_trace_id()
+    return tracing.current_trace_id() or current_trace_id()
 
 
 def _message(record: logging.LogRecord) -> str:

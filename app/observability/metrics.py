@@ -1,135 +1,100 @@
-"""Prometheus figures for `/metrics`, computed at scrape time from Redis and the database.
+"""What `/metrics` serves: the counters and histograms of `app.observability.counters`
+(updated where things happen), and a few figures read live at each scrape from the
+broker and Redis: queue depths, unacked tasks and breaker states.
 
-Nothing is counted in-process, so every web process answers the same numbers and a
-restart loses nothing. Queue depths are LLENs of kombu's lists (each queue, plus its
-priority-suffixed siblings, under the namespace prefix) and the hash of unacked
-tasks. Messages by state and dead letters by reason are one GROUP BY each. Model
-calls, cost and guardrail blocks are aggregated from the audit table over the last
-hour only (gauges, not counters): one query each on the `(action, at)` index, and
-nothing extra to maintain on the hot path. Breaker states are one HGET per model of
-the policy's chains; none is fine. A source that does not answer reports
-`keel_metrics_source_up 0` instead of failing the scrape.
+A scrape never touches the database, so it costs the same with ten audit rows as with a
+million: one broker round trip per queue (kombu's `queue_declare`, whose message count
+sums the queue's priority lists under Keel's key prefix), one HLEN of kombu's unacked
+hash, and one pipelined HGET per model of the policy's chains. A source that does not
+answer reports `keel_metrics_source_up{source} 0` instead of failing the scrape.
 
-The cost of a scrape is bounded: a collector computes its figures at most once per
-`cache_s` (10 s) and hands every scrape in between the same ones (scrapes that arrive
-while it computes wait for that one computation); on Postgres every query runs under
-a `statement_timeout` (2 s; a table locked or too big to count in time reports the
-database as down for that scrape); each last-hour aggregate reads at most the newest
-`audit_row_cap` (50,000) rows, and `keel_metrics_capped{figure} 1` says when it did;
-and Redis is asked for known keys only, never SCANned.
+Processes: without `PROMETHEUS_MULTIPROC_DIR` each process serves its own counters (a
+threads-pool worker holds all of its own). With it (prefork workers, several web
+processes, or web and worker on one machine), every process writes its counters to
+files there and whichever serves the port sums them all (prometheus_client's
+multiprocess mode). Give each machine its own, empty directory at start.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-import time
-from collections.abc import Callable, Iterator
+import errno
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
 
 import redis
-import sqlalchemy as sa
+from kombu.exceptions import KombuError
+from prometheus_client import REGISTRY, multiprocess, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
-from sqlmodel import col
 
-from app.broker import ALL_QUEUES
+from app.broker import ALL_QUEUES, celery_app
 from app.config import get_settings
-from app.db import session_scope
-from app.db.models import AuditEvent, DeadLetter, Message, MessageState
+from app.errors import ConfigError
 from app.policy import get_policy
 from app.state import Keys, get_redis
 
-WINDOW = dt.timedelta(hours=1)
-CACHE_S = 10.0
-STATEMENT_TIMEOUT_S = 2.0
-AUDIT_ROW_CAP = 50_000
-# kombu's Redis transport: priority N > 0 of queue Q lives in the list "Q\x06\x16N".
-KOMBU_PRIORITY_SEP = "\x06\x16"
-KOMBU_PRIORITY_STEPS = (3, 6, 9)
-KOMBU_UNACKED = "unacked"
+log = logging.getLogger("keel.metrics")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BREAKER_STATES = ("closed", "open", "half_open")
+BROKER_TIMEOUT_S = 2.0
+# Every interface: Prometheus scrapes from another host. Keep the port private.
+METRICS_BIND = "0.0.0.0"
 
 
 def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=labels)
 
 
-class KeelCollector(Collector):
-    """Reads every figure afresh at most once per `cache_s`; scrapes in between reuse them."""
-
-    def __init__(
-        self,
-        *,
-        window: dt.timedelta = WINDOW,
-        cache_s: float = CACHE_S,
-        statement_timeout_s: float = STATEMENT_TIMEOUT_S,
-        audit_row_cap: int = AUDIT_ROW_CAP,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.window = window
-        self.cache_s = cache_s
-        self.statement_timeout_s = statement_timeout_s
-        self.audit_row_cap = audit_row_cap
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._figures: list[Metric] | None = None
-        self._computed_at = 0.0
+class LiveCollector(Collector):
+    """Queue depths, unacked tasks and breaker states, read at each scrape."""
 
     def describe(self) -> list[Metric]:
-        return []  # nothing is collected when registering
+        return []  # nothing is read when registering
 
     def collect(self) -> Iterator[Metric]:
-        with self._lock:
-            if self._figures is None or self._clock() - self._computed_at >= self.cache_s:
-                self._figures = list(self._compute())
-                self._computed_at = self._clock()
-            return iter(self._figures)
-
-    def _compute(self) -> Iterator[Metric]:
         up = _gauge("keel_metrics_source_up", "Whether a source answered this scrape.", ["source"])
-        keys = Keys(get_settings().keel_namespace)
         try:
-            client = get_redis()
-            queue_metrics = list(self._queues(client, keys))
-            breaker_metrics = list(self._breakers(client, keys))
+            queue_metrics = list(self._queues())
+            up.add_metric(["broker"], 1)
+        except (KombuError, redis.RedisError, OSError):
+            queue_metrics = []
+            up.add_metric(["broker"], 0)
+        try:
+            breaker_metrics = list(self._breakers())
             up.add_metric(["redis"], 1)
         except (redis.RedisError, OSError):
-            queue_metrics, breaker_metrics = [], []
+            breaker_metrics = []
             up.add_metric(["redis"], 0)
-        try:
-            db_metrics = list(self._database())
-            up.add_metric(["database"], 1)
-        except sa.exc.SQLAlchemyError:
-            db_metrics = []
-            up.add_metric(["database"], 0)
         yield up
         yield from queue_metrics
         yield from breaker_metrics
-        yield from db_metrics
 
-    def _queues(self, client: redis.Redis, keys: Keys) -> Iterator[Metric]:
-        pipe = client.pipeline(transaction=False)
-        for queue in ALL_QUEUES:
-            base = keys.queue(queue)
-            pipe.llen(base)
-            for step in KOMBU_PRIORITY_STEPS:
-                pipe.llen(f"{base}{KOMBU_PRIORITY_SEP}{step}")
-        pipe.hlen(keys.queue(KOMBU_UNACKED))
-        lengths = pipe.execute()
+    def _queues(self) -> Iterator[Metric]:
         depth = _gauge("keel_queue_depth", "Tasks waiting on each Keel queue.", ["queue"])
-        per_queue = 1 + len(KOMBU_PRIORITY_STEPS)
-        for i, queue in enumerate(ALL_QUEUES):
-            depth.add_metric([queue], sum(lengths[i * per_queue : (i + 1) * per_queue]))
-        yield depth
         unacked = _gauge("keel_tasks_unacked", "Tasks taken by a worker, not yet acked.", [])
-        unacked.add_metric([], lengths[-1])
+        with celery_app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+            channel = conn.default_channel
+            for queue in ALL_QUEUES:
+                declared = channel.queue_declare(queue=queue, durable=True, auto_delete=False)
+                depth.add_metric([queue], declared.message_count)
+            # kombu's Redis transport keeps the delivered-not-acked tasks in one hash
+            unacked_key = getattr(channel, "unacked_key", None)
+            client = getattr(channel, "client", None)
+            if unacked_key and client is not None:
+                unacked.add_metric([], client.hlen(unacked_key))
+        yield depth
         yield unacked
 
-    def _breakers(self, client: redis.Redis, keys: Keys) -> Iterator[Metric]:
+    def _breakers(self) -> Iterator[Metric]:
+        keys = Keys(get_settings().keel_namespace)
         policy = get_policy()
         models = list(dict.fromkeys(r.key for t in policy.tiers.values() for r in t.chain))
-        pipe = client.pipeline(transaction=False)
+        pipe = get_redis().pipeline(transaction=False)
         for model in models:
             pipe.hget(keys.breaker_state(model), "state")
         states = pipe.execute()
@@ -144,109 +109,69 @@ class KeelCollector(Collector):
                 gauge.add_metric([model, state], 1 if state == current else 0)
         yield gauge
 
-    def _database(self) -> Iterator[Metric]:
-        since = dt.datetime.now(dt.UTC) - self.window
-        action, at = col(AuditEvent.action), col(AuditEvent.at)
-        with session_scope() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                timeout_ms = max(1, round(self.statement_timeout_s * 1000))
-                session.execute(sa.text(f"SET LOCAL statement_timeout = {timeout_ms}"))
-            by_state = dict(
-                session.execute(
-                    sa.select(col(Message.state), sa.func.count()).group_by(col(Message.state))
-                ).all()
-            )
-            dead = session.execute(
-                sa.select(col(DeadLetter.reason), sa.func.count()).group_by(col(DeadLetter.reason))
-            ).all()
-            recent_calls = (
-                sa.select(col(AuditEvent.detail).label("detail"))
-                .where(action == "model_call", at >= since)
-                .order_by(at.desc())
-                .limit(self.audit_row_cap)
-                .subquery()
-            )
-            detail = recent_calls.c.detail
-            tier = detail["keel.tier"].as_string()
-            provider = detail["gen_ai.provider.name"].as_string()
-            status = detail["keel.status"].as_string()
-            calls = session.execute(
-                sa.select(
-                    tier,
-                    provider,
-                    status,
-                    sa.func.count(),
-                    sa.func.sum(sa.cast(detail["keel.cost_usd"].as_string(), sa.Numeric(18, 8))),
-                ).group_by(tier, provider, status)
-            ).all()
-            block_detail = col(AuditEvent.detail)
-            recent_blocks = (
-                sa.select(block_detail["check"].as_string().label("check"))
-                .where(
-                    action == "guardrail",
-                    at >= since,
-                    block_detail["passed"].as_boolean().is_(False),
-                    # a closed window delays a reply, never blocks it
-                    block_detail["check"].as_string() != "send_window",
-                )
-                .order_by(at.desc())
-                .limit(self.audit_row_cap)
-                .subquery()
-            )
-            check = recent_blocks.c.check
-            blocks = session.execute(sa.select(check, sa.func.count()).group_by(check)).all()
-        states = _gauge("keel_messages", "Messages in each state.", ["state"])
-        for state in MessageState:
-            states.add_metric([state.value], by_state.pop(state.value, 0))
-        for other, n in by_state.items():
-            states.add_metric([str(other)], n)
-        yield states
-        dead_letters = _gauge("keel_dead_letters", "Dead letters by reason.", ["reason"])
-        for reason, n in dead:
-            dead_letters.add_metric([str(reason)], n)
-        yield dead_letters
-        call_gauge = _gauge(
-            "keel_model_calls_last_hour",
-            "Model call attempts in the last hour by tier, provider and status.",
-            ["tier", "provider", "status"],
-        )
-        cost_gauge = _gauge(
-            "keel_model_cost_usd_last_hour",
-            "Model spend in USD in the last hour by tier and provider.",
-            ["tier", "provider"],
-        )
-        cost: dict[tuple[str, str], float] = {}
-        for t, p, s, n, usd in calls:
-            call_gauge.add_metric([str(t), str(p), str(s)], n)
-            cost[(str(t), str(p))] = cost.get((str(t), str(p)), 0.0) + float(usd or 0)
-        for (t, p), usd in cost.items():
-            cost_gauge.add_metric([t, p], usd)
-        yield call_gauge
-        yield cost_gauge
-        block_gauge = _gauge(
-            "keel_guardrail_blocks_last_hour",
-            "Guardrail checks that blocked a draft in the last hour, by check.",
-            ["check"],
-        )
-        for name, n in blocks:
-            block_gauge.add_metric([str(name)], n)
-        yield block_gauge
-        capped = _gauge(
-            "keel_metrics_capped",
-            "1 when a last-hour figure counts only the newest rows (the scrape's row cap).",
-            ["figure"],
-        )
-        capped.add_metric(["model_calls"], int(sum(n for *_, n, _ in calls) >= self.audit_row_cap))
-        capped.add_metric(
-            ["guardrail_blocks"], int(sum(n for _, n in blocks) >= self.audit_row_cap)
-        )
-        yield capped
+
+def multiproc_dir() -> str | None:
+    """`PROMETHEUS_MULTIPROC_DIR` if set.
+
+    Raises:
+        ConfigError: it is set but is not a writable directory.
+    """
+    path = os.environ.get(MULTIPROC_ENV) or None
+    if path is not None and not (os.path.isdir(path) and os.access(path, os.W_OK)):
+        raise ConfigError(f"{MULTIPROC_ENV}: {path!r} is not a writable directory")
+    return path
 
 
-def registry(collector: KeelCollector | None = None) -> CollectorRegistry:
-    """A registry holding only Keel's collector (a new one unless given), with the
-    collector's cache (no process-global state: the web app makes one at start and
-    serves every scrape from it)."""
+def registry() -> CollectorRegistry:
+    """What one `/metrics` serves: the live figures, and the counters of this process
+    (or, in multiprocess mode, of every process writing to the directory)."""
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(collector or KeelCollector())
+    reg.register(LiveCollector())
+    path = multiproc_dir()
+    if path is not None:
+        multiprocess.MultiProcessCollector(reg, path=path)
+    else:
+        reg.register(REGISTRY)  # this process's counters, histograms and process_* figures
     return reg
+
+
+def serve_metrics_port(port: int, reg: CollectorRegistry) -> Any:
+    """Serve `reg` on `port` from a thread; None when the port is taken (another process
+    on this machine serves it)."""
+    try:
+        server, _thread = start_http_server(port, addr=METRICS_BIND, registry=reg)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        log.warning(
+            "metrics port %d taken: another process serves it, or something else does", port
+        )
+        return None
+    return server
+
+
+def serve_worker_metrics() -> None:
+    """In the worker's main process: `/metrics` on KEEL_METRICS_PORT, if set.
+
+    Raises:
+        ConfigError: PROMETHEUS_MULTIPROC_DIR names no writable directory (checked even
+            without a port: every counter would fail to write there).
+    """
+    path = multiproc_dir()
+    port = get_settings().keel_metrics_port
+    if not port:
+        return
+    if path is None and (get_settings().worker_pool or "threads") == "prefork":
+        log.warning(
+            "WORKER_POOL=prefork without %s: the metrics port shows only the main "
+            "process, not the children that run the tasks",
+            MULTIPROC_ENV,
+        )
+    serve_metrics_port(port, registry())
+
+
+def mark_child_dead() -> None:
+    """A prefork child leaving: its live-gauge files stop counting (multiprocess mode)."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if path:
+        multiprocess.mark_process_dead(os.getpid(), path)

@@ -15,6 +15,7 @@ from app.audit import Actor, record
 from app.audit.record import forget_chain_heads
 from app.conversations import touch_on_intake
 from app.db.models import Message, utcnow
+from app.observability import tracing
 from app.observability.sentry import current_trace_id
 from app.pipeline.schemas import MessageIn
 from app.policy import get_policy
@@ -47,7 +48,8 @@ def accept_message(
             extra=message_in.metadata,
             received_at=message_in.received_at,
         )
-        # One id joins the audit trail, the logs and Sentry when Sentry is on.
+        # One id joins the audit trail, the logs and Sentry when Sentry is on (with trace
+        # export on, the exported trace's: set below, once the conversation is known).
         trace_id = current_trace_id()
         if trace_id:
             message.trace_id = trace_id[:32]
@@ -65,6 +67,13 @@ def accept_message(
                     message_id=message.id,
                     written_at=min(message.received_at or now, now),
                 )
+                exported = tracing.message_trace_id(
+                    channel=message.channel,
+                    contact_id=message.contact_id,
+                    conversation=message.conversation_ref,
+                )
+                if exported:
+                    message.trace_id = exported
                 session.add(message)
                 session.flush()
                 record(

@@ -26,8 +26,9 @@ from app.errors import (
     InvalidInput,
 )
 from app.lifecycle import Step, move
+from app.observability import tracing
 from app.pipeline.parking import park
-from app.pipeline.registry import work_of
+from app.pipeline.registry import StepWork, work_of
 from app.pipeline.transition import (
     Change,
     StaleMessage,
@@ -97,6 +98,25 @@ def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Ou
     message = loaded.message
     if message.next_step != step or MessageState(message.state).is_terminal:
         return Outcome("skipped")
+    with tracing.step_span(
+        step,
+        message_id=message.id,
+        trace_id=message.trace_id,
+        channel=message.channel,
+        contact_id=message.contact_id,
+        conversation=message.conversation_ref,
+        tier=message.tier,
+    ) as span:
+        outcome = _work_on(step, loaded, work=work, policy=policy, now=now)
+        if span is not None:
+            span.set_attribute("keel.outcome", outcome.kind)
+    return outcome
+
+
+def _work_on(
+    step: str, loaded: Loaded, *, work: StepWork, policy: Policy, now: dt.datetime | None
+) -> Outcome:
+    message = loaded.message
     change: Change | None = None
     try:
         change = work(message, policy=policy, now=now or utcnow())

@@ -18,6 +18,7 @@ from app.audit.chain import EVENT_COLUMNS
 from app.audit.record import forget_chain_heads
 from app.db.models import AuditEvent, Message, utcnow
 from app.lifecycle import check_transition, guarded_update, move
+from app.observability import events
 from app.providers.base import Attempt
 
 _MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
@@ -183,6 +184,7 @@ def commit_at_once(
     check_transition(message.state, to if to is not None else message.state)
     head: tuple[int, str] = audit_head
     columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
+    rows: list[dict[str, Any]] = []
     for action, detail in [*attempt_events(change.attempts), *change.events]:
         row = chained_row(
             head,
@@ -193,6 +195,7 @@ def commit_at_once(
             trace_id=message.trace_id,
             detail=detail,
         )
+        rows.append(dict(row))
         head = (row["seq"], row["hash"])
         row["detail"] = json.dumps(row["detail"])
         for name in _EVENT_COLUMNS:
@@ -216,6 +219,7 @@ def commit_at_once(
         statement = cached
     if conn.execute(statement, params).scalar_one() != 1:
         raise StaleMessage(message.id)
+    events.observe(rows)  # autocommit: the statement above committed them
 
 
 # Built once per shape of update (its columns) and reused: SQLAlchemy then skips both

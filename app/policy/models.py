@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+KEEL_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the `app` package
 TierName = Literal["fast", "standard", "flagship"]
 TIER_ORDER: tuple[TierName, ...] = ("fast", "standard", "flagship")
 Provider = Literal["anthropic", "openai"]
@@ -49,14 +50,34 @@ class Tier(_Strict):
 
 
 class ModelPrice(_Strict):
+    """A model's list prices in USD per million tokens. A prompt-cache write and read
+    have prices of their own (Anthropic: 1.25x and 0.1x the input price for the 5-minute
+    cache; OpenAI: no write premium, cached input at a tenth or so); left out, they cost
+    what input costs."""
+
     input_per_mtok_usd: Decimal = Field(ge=0)
     output_per_mtok_usd: Decimal = Field(ge=0)
+    cache_write_per_mtok_usd: Decimal | None = Field(default=None, ge=0)
+    cache_read_per_mtok_usd: Decimal | None = Field(default=None, ge=0)
 
-    def cost_usd(self, input_tokens: int, output_tokens: int) -> Decimal:
-        """Cost of one call from its real token usage."""
+    def cost_usd(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_write_tokens: int = 0,
+        cache_read_tokens: int = 0,
+    ) -> Decimal:
+        """Cost of one call from its real usage; `input_tokens` counts every prompt token,
+        the ones written to or read from the prompt cache included."""
         million = Decimal(1_000_000)
+        uncached = max(0, input_tokens - cache_write_tokens - cache_read_tokens)
+        write = self.cache_write_per_mtok_usd
+        read = self.cache_read_per_mtok_usd
         return (
-            Decimal(input_tokens) * self.input_per_mtok_usd
+            Decimal(uncached) * self.input_per_mtok_usd
+            + Decimal(cache_write_tokens) * (self.input_per_mtok_usd if write is None else write)
+            + Decimal(cache_read_tokens) * (self.input_per_mtok_usd if read is None else read)
             + Decimal(output_tokens) * self.output_per_mtok_usd
         ) / million
 
@@ -68,6 +89,9 @@ class Business(_Strict):
     own_emails: tuple[str, ...] = ()
     own_phones: tuple[str, ...] = ()
     currency_by_language: dict[str, str] = Field(default_factory=dict)
+    # What a reply may draw on besides the catalog (courses, schedules, how to enrol):
+    # part of every draft prompt's cacheable prefix. Prices belong in the catalog.
+    knowledge: str = ""
 
     @field_validator("default_timezone")
     @classmethod
@@ -84,6 +108,9 @@ class Routing(_Strict):
     draft_tier: TierName = "standard"
     intents: tuple[str, ...] = Field(min_length=1)
     flagship_intents: tuple[str, ...] = ()
+    # The tier that drafts an intent, where it is not draft_tier (flagship_intents and
+    # mid-confidence classifications still go to the flagship).
+    draft_tiers: dict[str, TierName] = Field(default_factory=dict)
     escalate_intents: tuple[str, ...] = ()
     no_reply_intents: tuple[str, ...] = ()
     escalate_below_confidence: float = Field(default=0.6, ge=0, le=1)
@@ -106,14 +133,19 @@ class Routing(_Strict):
     @field_validator("local_model")
     @classmethod
     def _model_file_present(cls, value: str | None) -> str | None:
-        if value and not (Path(value).is_file() and Path(f"{value}.sha256").is_file()):
-            raise ValueError(f"no model file with a .sha256 sidecar at {value!r}")
-        return value or None
+        if not value:
+            return None
+        # A relative path is looked for from the working directory, then from the folder
+        # that holds Keel's `app` package (the bundled model, wherever Keel is started)
+        for candidate in (Path(value), KEEL_ROOT / value):
+            if candidate.is_file() and Path(f"{candidate}.sha256").is_file():
+                return str(candidate)
+        raise ValueError(f"no model file with a .sha256 sidecar at {value!r}")
 
     @model_validator(mode="after")
     def _intents_known(self) -> Routing:
         known = set(self.intents)
-        for name in ("flagship_intents", "escalate_intents", "no_reply_intents"):
+        for name in ("flagship_intents", "escalate_intents", "no_reply_intents", "draft_tiers"):
             unknown = set(getattr(self, name)) - known
             if unknown:
                 raise ValueError(f"routing.{name} names unknown intents: {sorted(unknown)}")

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import anthropic
+from anthropic.types import TextBlockParam
 
 from app.errors import MalformedResponse
 from app.providers.base import Completion
@@ -43,7 +44,7 @@ class AnthropicClient:
             response = self._sdk.messages.create(
                 model=model,
                 max_tokens=prompt.max_tokens,
-                system=prompt.system,
+                system=_system_blocks(prompt),
                 messages=[{"role": "user", "content": prompt.user}],
                 extra_headers=headers,
                 timeout=timeout_s,
@@ -58,12 +59,35 @@ class AnthropicClient:
                 model=model,
                 request_id=getattr(response, "_request_id", None),
             )
+        # Anthropic counts the tokens written to and read from the prompt cache apart
+        # from `input_tokens`; Keel's input is every prompt token.
+        written = int(getattr(usage, "cache_creation_input_tokens", None) or 0)
+        read = int(getattr(usage, "cache_read_input_tokens", None) or 0)
         return Completion(
             text="".join(texts),
-            input_tokens=int(usage.input_tokens or 0),
+            input_tokens=int(usage.input_tokens or 0) + written + read,
             output_tokens=int(usage.output_tokens or 0),
+            cache_write_tokens=written,
+            cache_read_tokens=read,
             request_id=getattr(response, "_request_id", None),
+            response_id=_str_or_none(getattr(response, "id", None)),
+            response_model=_str_or_none(getattr(response, "model", None)),
         )
+
+
+def _system_blocks(prompt: Prompt) -> list[TextBlockParam]:
+    """The system prompt as text blocks, its stable part first and marked for the prompt
+    cache (a breakpoint: everything up to it is cached for 5 minutes, refreshed on use;
+    Anthropic caches nothing below a model's minimum length, and charges nothing extra
+    then)."""
+    blocks: list[TextBlockParam] = []
+    if prompt.stable:
+        blocks.append(
+            {"type": "text", "text": prompt.stable, "cache_control": {"type": "ephemeral"}}
+        )
+    if prompt.system:
+        blocks.append({"type": "text", "text": prompt.system})
+    return blocks
 
 
 def _answer_texts(blocks: list[Any]) -> list[str]:
@@ -71,3 +95,7 @@ def _answer_texts(blocks: list[Any]) -> list[str]:
     texts = [b.text for b in blocks if b.type == "text"]
     calls = [json.dumps(b.input, ensure_ascii=False) for b in blocks if b.type == "tool_use"]
     return calls or texts
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -61,7 +61,7 @@ def exhausted(policy: Policy, *, day: str | None = None) -> bool:
 
 def estimate_usd(policy: Policy, ref: ModelRef, prompt: Prompt) -> Decimal:
     """An upper bound of one call's cost: every output token used, dense input."""
-    chars = len(prompt.system) + len(prompt.user)
+    chars = len(prompt.stable) + len(prompt.system) + len(prompt.user)
     return policy.price_of(ref).cost_usd(chars // CHARS_PER_TOKEN_FLOOR + 1, prompt.max_tokens)
 
 

@@ -16,6 +16,7 @@ from app.errors import (
     ProviderRejected,
     ProviderTimedOut,
 )
+from app.observability import counters, tracing
 from app.policy import Policy, TierName
 from app.providers import budget, deadline
 from app.providers.base import Attempt
@@ -125,6 +126,52 @@ def call_tier(
     """
     tiers = [tier, *neighbours(policy, tier)] if borrow else [tier]
     attempts: list[Attempt] = []
+    try:
+        return _call_tiers(
+            policy=policy,
+            tiers=tiers,
+            prompt=prompt,
+            task=task,
+            message_id=message_id,
+            parse=parse,
+            attempts=attempts,
+        )
+    finally:
+        count_attempts(policy, attempts)
+
+
+def count_attempts(policy: Policy, attempts: list[Attempt]) -> None:
+    """Update the model-call metrics with each attempt of one call (skipped ones too)."""
+    flagship = policy.tiers["flagship"].chain[0]
+    for a in attempts:
+        counters.MODEL_CALLS.labels(
+            tier=a.tier, provider=a.provider, model=a.model, status=a.status
+        ).inc()
+        if a.latency_ms:
+            counters.MODEL_CALL_SECONDS.labels(provider=a.provider, model=a.model).observe(
+                a.latency_ms / 1000
+            )
+        if not (a.input_tokens or a.output_tokens):
+            continue
+        labels = {"tier": a.tier, "provider": a.provider, "model": a.model}
+        counters.MODEL_TOKENS.labels(**labels, direction="input").inc(a.input_tokens)
+        counters.MODEL_TOKENS.labels(**labels, direction="output").inc(a.output_tokens)
+        counters.MODEL_COST.labels(**labels).inc(float(a.cost_usd))
+        counterfactual = policy.price_of(flagship).cost_usd(a.input_tokens, a.output_tokens)
+        counters.MODEL_COST_ALL_FLAGSHIP.labels(task=a.task).inc(float(counterfactual))
+
+
+def _call_tiers(
+    *,
+    policy: Policy,
+    tiers: list[TierName],
+    prompt: Prompt,
+    task: str,
+    message_id: str,
+    parse: Callable[[str], T],
+    attempts: list[Attempt],
+) -> TierResult[T]:
+    tier = tiers[0]
     retry_after: float | None = None
     last_error: ProviderError | None = None
     index = 0
@@ -209,29 +256,53 @@ def _call_chain(
         renew_lease(message_id)  # about to wait on a model: the step is alive
         started = time.perf_counter()
         try:
-            completion = get_client(ref.provider).complete(
-                model=ref.model, prompt=prompt, headers=headers, timeout_s=call_timeout_s
-            )
-            attempt.input_tokens = completion.input_tokens
-            attempt.output_tokens = completion.output_tokens
-            attempt.request_id = completion.request_id
-            attempt.cost_usd = policy.price_of(ref).cost_usd(
-                completion.input_tokens, completion.output_tokens
-            )
-            try:
-                value = parse(completion.text)
-            except ValueError as exc:
-                # The model answered; what it said cannot be used. A problem of this
-                # message (a customer can provoke it), not of the provider: its breaker
-                # counts a success, and after MAX_UNUSABLE_ANSWERS the call gives up.
-                attempt.status = UNUSABLE
-                attempt.error = f"unusable answer: {str(exc)[:200]}"
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-                budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)
-                report_transition(breaker.record(ok=True, latency_s=attempt.latency_ms / 1000))
-                if sum(a.status == UNUSABLE for a in attempts) >= MAX_UNUSABLE_ANSWERS:
-                    break
-                continue
+            with tracing.model_call_span(
+                provider=ref.provider,
+                model=ref.model,
+                tier=tier,
+                task=task,
+                system=prompt.full_system,
+                user=prompt.user,
+            ) as call_span:
+                completion = get_client(ref.provider).complete(
+                    model=ref.model, prompt=prompt, headers=headers, timeout_s=call_timeout_s
+                )
+                attempt.input_tokens = completion.input_tokens
+                attempt.output_tokens = completion.output_tokens
+                attempt.request_id = completion.request_id
+                attempt.response_id = completion.response_id
+                attempt.response_model = completion.response_model
+                attempt.cache_write_tokens = completion.cache_write_tokens
+                attempt.cache_read_tokens = completion.cache_read_tokens
+                attempt.cost_usd = policy.price_of(ref).cost_usd(
+                    completion.input_tokens,
+                    completion.output_tokens,
+                    cache_write_tokens=completion.cache_write_tokens,
+                    cache_read_tokens=completion.cache_read_tokens,
+                )
+                call_span.completed(
+                    response_id=completion.response_id,
+                    response_model=completion.response_model,
+                    input_tokens=completion.input_tokens,
+                    output_tokens=completion.output_tokens,
+                    cost_usd=float(attempt.cost_usd),
+                    text=completion.text,
+                )
+                try:
+                    value = parse(completion.text)
+                except ValueError as exc:
+                    call_span.failed(UNUSABLE)
+                    # The model answered; what it said cannot be used. A problem of this
+                    # message (a customer can provoke it), not of the provider: its breaker
+                    # counts a success, and after MAX_UNUSABLE_ANSWERS the call gives up.
+                    attempt.status = UNUSABLE
+                    attempt.error = f"unusable answer: {str(exc)[:200]}"
+                    attempt.latency_ms = (time.perf_counter() - started) * 1000
+                    budget.settle(policy, reserved_micro=reserved, cost_usd=attempt.cost_usd)
+                    report_transition(breaker.record(ok=True, latency_s=attempt.latency_ms / 1000))
+                    if sum(a.status == UNUSABLE for a in attempts) >= MAX_UNUSABLE_ANSWERS:
+                        break
+                    continue
         except ProviderError as exc:
             attempt.status = _status_of(exc)
             attempt.error = type(exc).__name__

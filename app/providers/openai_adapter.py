@@ -43,7 +43,8 @@ class OpenAIClient:
                 model=model,
                 max_completion_tokens=prompt.max_tokens,
                 messages=[
-                    {"role": "system", "content": prompt.system},
+                    # stable part first: OpenAI caches a long enough prefix by itself
+                    {"role": "system", "content": prompt.full_system},
                     {"role": "user", "content": prompt.user},
                 ],
                 extra_headers=headers,
@@ -62,9 +63,17 @@ class OpenAIClient:
                 model=model,
                 request_id=getattr(response, "_request_id", None),
             )
+        details = getattr(usage, "prompt_tokens_details", None)
         return Completion(
             text=content,
             input_tokens=int(usage.prompt_tokens or 0),
             output_tokens=int(usage.completion_tokens or 0),
+            cache_read_tokens=int(getattr(details, "cached_tokens", None) or 0),
             request_id=getattr(response, "_request_id", None),
+            response_id=_str_or_none(getattr(response, "id", None)),
+            response_model=_str_or_none(getattr(response, "model", None)),
         )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -78,6 +78,8 @@ class CallGroup:
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
 
 def model_call_groups(session: Session, since: dt.datetime | None) -> list[CallGroup]:
@@ -97,14 +99,19 @@ def model_call_groups(session: Session, since: dt.datetime | None) -> list[CallG
             sa.func.sum(sa.cast(detail_text("gen_ai.usage.input_tokens"), sa.BigInteger)),
             sa.func.sum(sa.cast(detail_text("gen_ai.usage.output_tokens"), sa.BigInteger)),
             sa.func.sum(sa.cast(detail_text("keel.cost_usd"), sa.Numeric(20, 10))),
+            sa.func.sum(
+                sa.cast(detail_text("gen_ai.usage.cache_creation.input_tokens"), sa.BigInteger)
+            ),
+            sa.func.sum(
+                sa.cast(detail_text("gen_ai.usage.cache_read.input_tokens"), sa.BigInteger)
+            ),
         )
         .where(col(AuditEvent.action) == "model_call")
         .group_by(*labelled)
     )
     out = []
-    for task, tier, provider, model, status, n, tokens_in, tokens_out, cost in session.execute(
-        _since_events(query, since)
-    ).all():
+    for row in session.execute(_since_events(query, since)).all():
+        task, tier, provider, model, status, n, tokens_in, tokens_out, cost, written, read = row
         out.append(
             CallGroup(
                 task=str(task),
@@ -116,6 +123,8 @@ def model_call_groups(session: Session, since: dt.datetime | None) -> list[CallG
                 input_tokens=int(tokens_in or 0),
                 output_tokens=int(tokens_out or 0),
                 cost_usd=Decimal(str(cost or 0)),
+                cache_write_tokens=int(written or 0),
+                cache_read_tokens=int(read or 0),
             )
         )
     return out

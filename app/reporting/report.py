@@ -1,10 +1,11 @@
-"""`keel report`: counts, cost against the all-flagship counterfactual, latency,
-conversations and conversions.
+"""`keel report`: counts, cost against the all-standard and all-flagship counterfactuals,
+latency, conversations and conversions.
 
 Counts come from GROUP BY queries over messages and audit events; cost and tokens are
-summed per model in SQL, and the counterfactual prices the same token counts at the
-flagship tier's first model (whatever model a call really used), so the savings say
-what tiering saved. Latency percentiles are streamed. The conversation figures (SPEC 11)
+summed per model in SQL. The counterfactuals (`app.reporting.savings`) price every
+message on one model, with the calls Keel did not make, and split the difference by
+source (local tier, tiering, caching, no-reply, coalescing...). Latency percentiles are
+streamed. The conversation figures (SPEC 11)
 read the reasons of `no_reply` and `escalated` events (`coalesced`, `superseded`,
 `opted_out`, `handoff`, `reply_window_closed`), the `handoff` and `opted_out` actions and
 the contacts opted out. Conversions (SPEC 12) come from `app.reporting.conversions`.
@@ -31,6 +32,13 @@ from app.reporting.queries import (
     message_counts,
     model_call_groups,
     opted_out_contacts,
+)
+from app.reporting.savings import (
+    Counterfactual,
+    TierQuality,
+    counterfactual,
+    message_fates,
+    tier_quality,
 )
 
 # A send-window verdict that fails defers the reply (scheduled); it blocks nothing.
@@ -61,6 +69,11 @@ class Report:
     cost_usd: Decimal = Decimal(0)
     flagship_model: str = ""
     flagship_cost_usd: Decimal = Decimal(0)
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    # every message on one model: "standard" (the seed's all-Sonnet) and "flagship"
+    counterfactuals: dict[str, Counterfactual] = field(default_factory=dict)
+    tiers: dict[str, TierQuality] = field(default_factory=dict)
     model_latency_ms: dict[str, Latency] = field(default_factory=dict)
     step_latency_s: dict[str, Latency] = field(default_factory=dict)
     conversions: Conversions = field(default_factory=Conversions)
@@ -147,10 +160,14 @@ class Report:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost_usd": str(self.cost_usd),
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
             "flagship_model": self.flagship_model,
             "flagship_cost_usd": str(self.flagship_cost_usd),
             "savings_usd": str(self.savings_usd),
             "savings_ratio": self.savings_ratio,
+            "counterfactuals": {k: v.as_dict() for k, v in self.counterfactuals.items()},
+            "tiers": {k: v.as_dict() for k, v in self.tiers.items()},
             "latency_ms_by_task": {k: v.as_dict() for k, v in self.model_latency_ms.items()},
             "latency_s_by_step": {k: v.as_dict() for k, v in self.step_latency_s.items()},
             "conversions": self.conversions.as_dict(),
@@ -162,11 +179,6 @@ def _flat(counts: dict[tuple[str | None, ...], int], sep: str = ":") -> dict[str
     for key, n in counts.items():
         out[sep.join(str(k) for k in key)] += n
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def flagship_cost(policy: Policy, input_tokens: int, output_tokens: int) -> Decimal:
-    """What these tokens cost at the flagship tier's first model."""
-    return policy.price_of(policy.tiers["flagship"].chain[0]).cost_usd(input_tokens, output_tokens)
 
 
 def build_report(session: Session, *, policy: Policy, since: dt.datetime | None = None) -> Report:
@@ -200,9 +212,15 @@ def build_report(session: Session, *, policy: Policy, since: dt.datetime | None 
         r.input_tokens += c.input_tokens
         r.output_tokens += c.output_tokens
         r.cost_usd += c.cost_usd
+        r.cache_write_tokens += c.cache_write_tokens
+        r.cache_read_tokens += c.cache_read_tokens
     r.calls_by_provider = dict(providers)
-    r.flagship_model = policy.tiers["flagship"].chain[0].key
-    r.flagship_cost_usd = flagship_cost(policy, r.input_tokens, r.output_tokens)
+    fates = message_fates(session, since)
+    for tier in ("standard", "flagship"):
+        r.counterfactuals[tier] = counterfactual(policy, tier=tier, calls=r.calls, fates=fates)
+    r.flagship_model = r.counterfactuals["flagship"].model
+    r.flagship_cost_usd = r.counterfactuals["flagship"].cost_usd
+    r.tiers = tier_quality(session, since)
     r.model_latency_ms = model_call_latency_ms(session, since)
     r.step_latency_s = step_latency_s(session, since)
     r.conversions = conversion_figures(

@@ -1,4 +1,5 @@
-"""Listing, approving and rejecting reviews: keyword-only functions used by the API and CLI.
+"""Approving and rejecting reviews: keyword-only functions used by the API, the page and
+the CLI.
 
 Each decision is one transaction: the message moves on only if it is still escalated at
 the version read (optimistic lock) and the review only if it is still pending, with its
@@ -13,48 +14,21 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from app.audit import record
 from app.broker import enqueue
-from app.conversations.manage import hand_off, turns_of
+from app.conversations.manage import hand_off
 from app.db import session_scope
 from app.db.models import Conversation, Message, MessageState, Review, utcnow
 from app.guardrails import evaluate_reply
 from app.lifecycle import Step, move
 from app.policy import Policy, get_policy
 from app.review.errors import EditBlocked, NothingToSend, ReviewConflict, ReviewNotFound
-from app.review.models import Decision, ReviewPublic, ReviewStatus
+from app.review.models import Decision, ReviewPublic, Via
 
 log = logging.getLogger("keel.review")
 STEP = "review"
-
-
-def list_reviews(
-    *, session: Session, status: ReviewStatus | None = "pending", limit: int = 100
-) -> list[ReviewPublic]:
-    """Reviews with `status` (every status when None), oldest first."""
-    query = select(Review, Message).join(Message, col(Message.id) == col(Review.message_id))
-    if status is not None:
-        query = query.where(Review.status == status)
-    rows = session.exec(query.order_by(col(Review.created_at), col(Review.id)).limit(limit)).all()
-    return [
-        ReviewPublic.of(review, message).model_copy(
-            update={"conversation": _conversation(session, message)}
-        )
-        for review, message in rows
-    ]
-
-
-CONVERSATION_TURNS_SHOWN = 20
-
-
-def _conversation(session: Session, message: Message) -> list[dict[str, Any]]:
-    """The conversation so far, for the person deciding (its latest turns)."""
-    if message.conversation_ref is None:
-        return []
-    turns = turns_of(session, message.conversation_ref, limit=CONVERSATION_TURNS_SHOWN)
-    return [t.model_dump(mode="json") for t in turns]
 
 
 def _pending(session: Session, review_id: int) -> tuple[Review, Message]:
@@ -119,13 +93,16 @@ def approve(
     *,
     review_id: int,
     policy: Policy,
+    reviewer: str,
+    via: Via,
     text: str | None = None,
     override: bool = False,
-    reviewer: str | None = None,
     now: dt.datetime | None = None,
 ) -> Decision:
     """Send the draft, or `text` in its place, after the blocking output checks pass (or
-    `override`, audited); outside the send window the reply is scheduled.
+    `override`, audited); outside the send window the reply is scheduled. `reviewer` is
+    who decided as the caller established it (a reviewer key's name, the operator at the
+    CLI), `via` where: both go in the audit.
 
     Raises:
         ReviewNotFound: no such review.
@@ -185,6 +162,7 @@ def approve(
                 "decision": "approved",
                 "review_id": review_id,
                 "reviewer": reviewer,
+                "via": via,
                 "edited": edited,
                 "override": override,
                 "overridden": overridden,
@@ -195,7 +173,8 @@ def approve(
             _audit(session, message, "scheduled", {"send_at": send_at.isoformat()})
         review.status, review.final_text = "approved", final
         review.reviewer, review.decided_at = reviewer, decided_at
-        public = ReviewPublic.of(review, message)
+        moved = {"message_state": state, "send_at": send_at}
+        public = ReviewPublic.of(review, message).model_copy(update=moved)
     if send_at is None:
         _enqueue_deliver(message.id, policy=policy)
     log.info("review approved", extra={"review_id": review_id, "message_id": message.id})
@@ -212,8 +191,9 @@ def approve(
 def reject(
     *,
     review_id: int,
+    reviewer: str,
+    via: Via,
     reason: str | None = None,
-    reviewer: str | None = None,
     policy: Policy | None = None,
 ) -> Decision:
     """End the message as `rejected`; nothing is sent.
@@ -238,10 +218,17 @@ def reject(
             session,
             message,
             "reviewed",
-            {"decision": "rejected", "review_id": review_id, "reviewer": reviewer, "note": reason},
+            {
+                "decision": "rejected",
+                "review_id": review_id,
+                "reviewer": reviewer,
+                "via": via,
+                "note": reason,
+            },
         )
         review.status, review.reviewer, review.decided_at = "rejected", reviewer, decided_at
-        public = ReviewPublic.of(review, message)
+        moved = {"message_state": MessageState.rejected, "send_at": None}
+        public = ReviewPublic.of(review, message).model_copy(update=moved)
     log.info("review rejected", extra={"review_id": review_id, "message_id": message.id})
     return Decision(review=public, state=MessageState.rejected)
 

@@ -2,7 +2,9 @@
 
 Pure decisions over the policy and a classification; no I/O. The fast tier
 classifies, the standard tier drafts, the flagship takes the policy's hard
-intents and the classifications too uncertain to trust a cheaper draft.
+intents and the classifications too uncertain to trust a cheaper draft; a policy
+can name the tier that drafts an intent (`routing.draft_tiers`: routine intents on
+the fast tier, as the seed's Haiku drafts schedule and course questions).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def decide(*, policy: Policy, intent: str, confidence: float) -> Decision:
         return Decision("draft", tier="flagship", reason=f"intent:{intent}")
     if confidence < routing.flagship_below_confidence:
         return Decision("draft", tier="flagship", reason="mid_confidence")
+    tier = routing.draft_tiers.get(intent)
+    if tier is not None:
+        return Decision("draft", tier=tier, reason=f"intent:{intent}")
     return Decision("draft", tier=routing.draft_tier)
 
 

@@ -17,7 +17,7 @@ from app.simulator import wire
 from app.simulator.admin import handle_admin
 from app.simulator.answers import answer_for
 from app.simulator.rules import LatencyMs, Rule, RuleBook
-from app.simulator.state import Outages, Stats
+from app.simulator.state import Outages, PromptCaches, Stats
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -103,6 +103,7 @@ class Simulator:
         self.rules.add(rules)
         self.outages = Outages()
         self.stats = Stats()
+        self.caches = PromptCaches()
         self.latency_ms = latency_ms
         self._random = random.Random(0)
         self._ids = itertools.count(1)
@@ -227,6 +228,10 @@ class Simulator:
         text, tool_input = answer_for(call, respond)
         record(provider=provider, model=call.model, task=call.task, status=200)
         payload = wire.success_body(
-            call, text=text, response_id=self.next_id(), tool_input=tool_input
+            call,
+            text=text,
+            response_id=self.next_id(),
+            tool_input=tool_input,
+            cache=self.caches.use(call),
         )
         await send_json(send, 200, payload, (id_header,))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.simulator import wire
+from app.simulator.tokens import CACHE_LIFETIME_S, min_cacheable, openai_cached_tokens
 
 Status = int | str  # an HTTP status, or "timeout" / "reset" when no response was sent
 
@@ -99,3 +103,34 @@ class Stats:
             "calls": calls,
             **{key: dict(counter) for key, counter in by.items()},
         }
+
+
+class PromptCaches:
+    """The providers' prompt caches, per provider and model: a prefix is cached when a
+    call sends it (Anthropic: marked with `cache_control`; OpenAI: by itself), if it is
+    at least the model's minimum; it lives `CACHE_LIFETIME_S` from its last use. Anthropic
+    bills the write (`cache_creation_input_tokens`); OpenAI does not report one."""
+
+    def __init__(self) -> None:
+        self._expiry: dict[tuple[str, str, str], float] = {}
+
+    def use(self, call: wire.Call, *, now: float | None = None) -> wire.CacheUse:
+        tokens = call.cache_prefix_tokens
+        if not call.cache_prefix or tokens < min_cacheable(call.provider, call.model):
+            return wire.CacheUse()
+        now = time.monotonic() if now is None else now
+        key = (
+            call.provider,
+            call.model,
+            hashlib.sha256(call.cache_prefix.encode("utf-8")).hexdigest(),
+        )
+        alive = self._expiry.get(key, 0.0) > now
+        self._expiry[key] = now + CACHE_LIFETIME_S
+        if len(self._expiry) > 10_000:
+            self._expiry = {k: t for k, t in self._expiry.items() if t > now}
+        if call.provider == wire.ANTHROPIC:
+            return wire.CacheUse(read=tokens) if alive else wire.CacheUse(written=tokens)
+        return wire.CacheUse(read=openai_cached_tokens(tokens) if alive else 0)
+
+    def clear(self) -> None:
+        self._expiry.clear()

@@ -7,6 +7,13 @@ import json
 import time
 from dataclasses import dataclass
 
+from app.simulator.tokens import (
+    ANTHROPIC_FORCED_TOOL_OVERHEAD,
+    MESSAGE_OVERHEAD,
+    REQUEST_OVERHEAD,
+    count_tokens,
+)
+
 ANTHROPIC = "anthropic"
 OPENAI = "openai"
 
@@ -71,10 +78,12 @@ class Call:
     # `tool_name`), "json_schema" (OpenAI: structured outputs), or None (free text).
     structured: str | None = None
     tool_name: str | None = None
-
-    @property
-    def input_tokens(self) -> int:
-        return max(1, round(len(self.text) / 4))
+    # Every prompt token as the provider counts them (app/simulator/tokens.py), and the
+    # prefix the provider may serve from its prompt cache: Anthropic's tools and system
+    # blocks up to the last `cache_control` breakpoint, OpenAI's system message.
+    input_tokens: int = 1
+    cache_prefix: str = ""
+    cache_prefix_tokens: int = 0
 
 
 def _block_text(content: object) -> str:
@@ -144,6 +153,15 @@ def parse_call(provider: str, body: bytes, *, task: str | None, message_id: str 
     structured, tool_name = _structured(provider, data)
     system = "\n".join(part for part in system_parts if part)
     full = f"{system}\n{chr(10).join(texts)}" if system else "\n".join(texts)
+    extras = _request_extras(provider, data, structured)
+    prefix = _cache_prefix(provider, data, system)
+    input_tokens = (
+        count_tokens(full)
+        + count_tokens(extras)
+        + REQUEST_OVERHEAD
+        + MESSAGE_OVERHEAD * (len(texts) + (1 if system else 0))
+        + (ANTHROPIC_FORCED_TOOL_OVERHEAD if structured == "tool" else 0)
+    )
     return Call(
         provider=provider,
         model=model,
@@ -155,7 +173,38 @@ def parse_call(provider: str, body: bytes, *, task: str | None, message_id: str 
         raw=body.decode("utf-8", "replace"),
         structured=structured,
         tool_name=tool_name,
+        input_tokens=max(1, input_tokens),
+        cache_prefix=prefix,
+        cache_prefix_tokens=count_tokens(prefix) if prefix else 0,
     )
+
+
+def _request_extras(provider: str, data: dict[str, object], structured: str | None) -> str:
+    """What the request adds to the prompt besides its messages: Anthropic's tool
+    definitions, OpenAI's response schema (both are tokens the provider bills)."""
+    if provider == ANTHROPIC:
+        tools = data.get("tools")
+        return _dumps(tools) if isinstance(tools, list) else ""
+    if structured == "json_schema":
+        return _dumps(data.get("response_format"))
+    return ""
+
+
+def _cache_prefix(provider: str, data: dict[str, object], system: str) -> str:
+    """The part of the prompt a provider may cache. Anthropic: its tools and system
+    blocks up to the last one marked with `cache_control` (nothing without a mark);
+    OpenAI: the system message, cached by itself."""
+    if provider != ANTHROPIC:
+        return system
+    blocks = data.get("system")
+    if not isinstance(blocks, list):
+        return ""
+    marked = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")]
+    if not marked:
+        return ""
+    tools = data.get("tools")
+    head = _dumps(tools) if isinstance(tools, list) else ""
+    return head + _block_text(blocks[: marked[-1] + 1])
 
 
 def _structured(provider: str, data: dict[str, object]) -> tuple[str | None, str | None]:
@@ -173,15 +222,31 @@ def _structured(provider: str, data: dict[str, object]) -> tuple[str | None, str
 
 
 def output_tokens(text: str) -> int:
-    return max(1, round(len(text) / 4))
+    return max(1, count_tokens(text))
+
+
+@dataclass(frozen=True, slots=True)
+class CacheUse:
+    """Prompt tokens written to and read from the provider's cache by one call."""
+
+    written: int = 0
+    read: int = 0
 
 
 def success_body(
-    call: Call, *, text: str, response_id: str, tool_input: dict[str, object] | None = None
+    call: Call,
+    *,
+    text: str,
+    response_id: str,
+    tool_input: dict[str, object] | None = None,
+    cache: CacheUse = CacheUse(),
 ) -> bytes:
     """The provider's 200 body for an answer `text`; for Anthropic with `tool_input`, a
-    `tool_use` block calling the request's forced tool with it."""
-    out_tokens = output_tokens(text)
+    `tool_use` block calling the request's forced tool with it. Usage counts tokens as
+    each provider does: Anthropic's `input_tokens` leaves out the cached ones (reported
+    as `cache_creation_input_tokens` and `cache_read_input_tokens`); OpenAI's
+    `prompt_tokens` counts them all, with the cached ones in `prompt_tokens_details`."""
+    out_tokens = output_tokens(text if tool_input is None else _dumps(tool_input))
     if call.provider == ANTHROPIC:
         content: list[dict[str, object]] = [{"type": "text", "text": text}]
         if tool_input is not None:
@@ -201,7 +266,12 @@ def success_body(
             "content": content,
             "stop_reason": "end_turn" if tool_input is None else "tool_use",
             "stop_sequence": None,
-            "usage": {"input_tokens": call.input_tokens, "output_tokens": out_tokens},
+            "usage": {
+                "input_tokens": max(0, call.input_tokens - cache.written - cache.read),
+                "cache_creation_input_tokens": cache.written,
+                "cache_read_input_tokens": cache.read,
+                "output_tokens": out_tokens,
+            },
         }
     else:
         payload = {
@@ -221,6 +291,7 @@ def success_body(
                 "prompt_tokens": call.input_tokens,
                 "completion_tokens": out_tokens,
                 "total_tokens": call.input_tokens + out_tokens,
+                "prompt_tokens_details": {"cached_tokens": cache.read, "audio_tokens": 0},
             },
             "system_fingerprint": "fp_keel_sim",
         }

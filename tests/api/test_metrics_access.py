@@ -73,7 +73,7 @@ def test_with_a_key_metrics_answer_that_bearer_key(metrics_env: pytest.MonkeyPat
         response = client.get("/metrics", headers={"Authorization": f"bearer {METRICS_KEY}"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    assert 'keel_metrics_source_up{source="database"} 1.0' in response.text
+    assert 'keel_metrics_source_up{source="broker"} 1.0' in response.text
 
 
 def test_with_a_port_metrics_are_served_there_while_the_app_runs_and_not_on_the_web_port(

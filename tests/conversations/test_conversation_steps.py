@@ -200,7 +200,13 @@ def test_a_review_action_hands_the_conversation_to_people_until_released(
     with session_scope() as session:
         review = session.exec(select(Review).where(Review.message_id == refund)).one()
     assert review.id is not None
-    approve(review_id=review.id, policy=get_policy(), text="Lo revisamos y te escribimos hoy.")
+    approve(
+        review_id=review.id,
+        policy=get_policy(),
+        text="Lo revisamos y te escribimos hoy.",
+        reviewer="ana",
+        via="page",
+    )
     run(refund)
     assert load(refund).state == "sent"
     during = say("¿cuánto cuesta el curso intensivo de inglés?", "wa-h2")

@@ -24,7 +24,7 @@ from app.demo.report import Webhook, print_figures, print_summary
 from app.demo.threads import DemoThread, Pace, Played, ThreadPlayer, load_threads
 from app.policy import get_policy
 from app.reporting import Conversions, Report, Tally, build_report
-from tests.helpers import API_KEY, always_open_policy
+from tests.helpers import API_KEY, REVIEWER_KEY, always_open_policy
 
 COALESCE_S = 3
 # One thread of each kind the summary has a line for, five with an outcome between them.
@@ -184,7 +184,9 @@ def _play(api: str, threads: list[DemoThread], timeout_s: float = 240) -> list[P
     headers = {"Authorization": f"Bearer {API_KEY}"}
     pace = Pace(coalesce_s=COALESCE_S, scale=0.3, rest_timeout_s=90, poll_s=0.25)
     with httpx.Client(base_url=api, headers=headers, timeout=30) as client:
-        player = ThreadPlayer(client=client, threads=threads, pace=pace).start()
+        player = ThreadPlayer(
+            client=client, threads=threads, pace=pace, reviewer_key=REVIEWER_KEY
+        ).start()
         deadline = time.monotonic() + timeout_s
         try:
             while not player.done() and time.monotonic() < deadline:

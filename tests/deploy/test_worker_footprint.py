@@ -70,7 +70,8 @@ def test_a_provider_sdk_is_imported_when_its_first_client_is_built() -> None:
 
 
 def test_the_worker_loads_what_its_steps_use_before_its_pool_starts() -> None:
-    # The bundled policy's tiers name both providers and configure no local model.
+    # The bundled policy's tiers name both providers, and its local model needs
+    # scikit-learn (with numpy): all loaded once, before the pool starts.
     code = (
         "from app.pipeline.warmup import prepare_worker\n"
         "prepare_worker(threads=96)\n"
@@ -78,7 +79,7 @@ def test_the_worker_loads_what_its_steps_use_before_its_pool_starts() -> None:
         "pool = get_engine('postgresql+psycopg://u@127.0.0.1:1/none').pool\n"
         "assert pool.size() + pool._max_overflow >= 96, (pool.size(), pool._max_overflow)"
     )
-    assert _loaded_after(code) == ["anthropic", "openai", "lingua"]
+    assert _loaded_after(code) == ["anthropic", "openai", "lingua", "sklearn", "numpy"]
 
 
 def test_the_procfile_runs_a_threads_pool_and_honours_the_concurrency_variables() -> None:

@@ -16,13 +16,24 @@ import pytest
 from sqlmodel import col, func, select
 
 from app.audit import timeline, verify_chain
+from app.config import reset_settings
 from app.db import session_scope
 from app.db.models import AuditEvent, Message
 from app.demo import procs
 from app.demo.run import load_inbox
-from tests.helpers import API_KEY, pending_states
+from tests.helpers import API_KEY, always_open_policy, pending_states
 
 MESSAGES = 220
+
+
+@pytest.fixture
+def seed_policy(monkeypatch: pytest.MonkeyPatch, keel_env: dict[str, str], tmp_path: Path) -> str:
+    """The bundled, seed-shaped policy as shipped (its local tier on), the send window open."""
+    path = always_open_policy(tmp_path, local_tier=True)
+    keel_env["KEEL_POLICY"] = path
+    monkeypatch.setenv("KEEL_POLICY", path)
+    reset_settings()
+    return path
 
 
 @pytest.fixture
@@ -30,7 +41,7 @@ def stack(
     keel_env: dict[str, str],
     simulator: str,
     receiver: Any,
-    open_window_policy: str,
+    seed_policy: str,
     tmp_path: Path,
 ) -> Iterator[str]:
     """A worker and the API as real processes; yields the API's base URL."""
@@ -99,6 +110,7 @@ def test_two_hundred_messages_posted_over_http_all_settle_audited_and_sent_once(
         messages = session.exec(select(Message)).all()
         assert len(messages) == len(inbox)
         states = Counter(m.state for m in messages)
+        local: Counter[bool] = Counter()  # classified by the local tier, or not
         assert set(states) <= {"sent", "no_reply", "escalated"}, states
         assert states["sent"] > len(inbox) // 2, states
         for message in messages:
@@ -109,12 +121,18 @@ def test_two_hundred_messages_posted_over_http_all_settle_audited_and_sent_once(
             # input checks may escalate before any model; a burst's fragment is answered
             # by its last message and an opted-out contact by nothing, unclassified
             if message.state != "escalated" and message.reason not in ("coalesced", "opted_out"):
-                assert "classified" in names and "model_call" in names, names
+                assert "classified" in names, names
+                classified = next(e for e in events if e.action == "classified")
+                local[classified.detail.get("tier") == "local"] += 1
+                if classified.detail.get("tier") != "local" or message.state == "sent":
+                    assert "model_call" in names, names
             if message.state == "sent":
                 for needed in ("drafted", "guardrail", "sent"):
                     assert needed in names, (message.id, names)
                 drafted, sent = names.index("drafted"), names.index("sent")
                 assert drafted < sent and "guardrail" in names[drafted:sent], names
+        # The local tier answered a share of the classifications, the fast tier the rest
+        assert local[True] > len(inbox) // 5 and local[False] > 0, local
         duplicate_of = next(m for m in messages if m.external_id == inbox[5]["external_id"])
         assert [e.action for e in timeline(session, duplicate_of.id)].count("duplicate") == 1
 

@@ -13,7 +13,7 @@ from app.policy import load_policy
 POLICY = load_policy()
 SYSTEM = prompts.draft_prompt(
     policy=POLICY, text="x", intent="pricing", language="es", contact_name="Ana"
-).system
+).full_system
 
 ECHOES = [
     "Claro. CATALOG (the only prices you may quote):\n- intensive-english | curso | EUR 450.00",
@@ -52,7 +52,14 @@ INSTRUCTIONS = [
     if len(line.split()) >= 8
     and not line.startswith(("- ", "CATALOG"))
     and POLICY.business.name not in line
+    and line not in prompts.knowledge_lines(POLICY)  # facts replies may use
 ]
+KNOWLEDGE = [line for line in prompts.knowledge_lines(POLICY)[1:] if len(line.split()) >= 8]
+
+
+@pytest.mark.parametrize("line", KNOWLEDGE[:5])
+def test_a_reply_drawing_on_the_business_knowledge_is_not_an_echo(line: str) -> None:
+    assert check_echo(f"Hola! {line}", policy=POLICY).passed
 
 
 @given(st.sampled_from(INSTRUCTIONS), st.data())

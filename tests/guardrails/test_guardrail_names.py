@@ -47,7 +47,7 @@ def test_whatever_the_name_holds_it_never_reaches_the_system_prompt(name: str) -
     nameless = draft_prompt(
         policy=POLICY, text="hola", intent="other", language="es", contact_name=None
     )
-    assert prompt.system == nameless.system  # the name never changes the instructions
+    assert prompt.full_system == nameless.full_system  # the name never changes the instructions
     if kept:
         assert prompt.user.startswith("<customer_name>\n")
         assert "\n" not in kept and len(kept) <= 40

@@ -80,7 +80,7 @@ def test_past_the_budget_flagship_work_is_downgraded_to_standard_and_audited(
         assert execute(step, mid).kind == "advanced"
     assert load(mid).tier == "flagship"
     assert execute("draft", mid).kind == "advanced"
-    assert load(mid).reply_model in ("claude-haiku-4-5", "gpt-5-mini")  # the standard tier
+    assert load(mid).reply_model in ("claude-sonnet-4-6", "gpt-5-mini")  # the standard tier
     with session_scope() as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.message_id == mid)).all()
     decisions = [e.detail for e in events if e.action == "budget"]

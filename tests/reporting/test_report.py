@@ -81,8 +81,16 @@ def test_report_totals_equal_the_sums_of_the_audit_rows(
         ),
         Decimal(0),
     )
-    assert report.flagship_cost_usd == flagship
-    assert report.savings_usd == flagship - cost and 0 < report.savings_ratio < 1
+    # (plus the calls not made: classifications and drafts of messages that needed none)
+    cf = report.counterfactuals["flagship"]
+    assert cf.actual_usd + cf.by_source["tiering"] + cf.by_source["caching"] == flagship
+    avoided = sum((v for k, v in cf.by_source.items() if k not in ("tiering", "caching")), 0)
+    assert report.flagship_cost_usd == flagship + avoided
+    assert report.savings_usd == report.flagship_cost_usd - cost
+    assert report.savings_ratio is not None and 0 < report.savings_ratio < 1
+    standard = report.counterfactuals["standard"]
+    assert standard.model == "anthropic:claude-sonnet-4-6"
+    assert standard.savings_usd == sum(standard.by_source.values(), Decimal(0))
     # Counts: by state, by action, by provider, per reason
     assert report.by_state == dict(Counter(m.state for m in messages))
     assert report.by_state["sent"] == 2 and report.by_state["dead"] == 1

@@ -18,7 +18,8 @@ Escalate = Callable[..., tuple[str, int]]
 
 @pytest.fixture
 def escalated(keel_env: dict[str, str]) -> Escalate:
-    """`escalated(draft=..., timezone=...)` -> (message id, review id)."""
+    """`escalated(draft=..., timezone=..., text=..., name=..., language=...)` -> (message
+    id, review id)."""
     counter = iter(range(1, 1000))
 
     def make(
@@ -26,12 +27,20 @@ def escalated(keel_env: dict[str, str]) -> Escalate:
         *,
         timezone: str = "Europe/Madrid",
         reason: str = "guardrail:prices:price_not_in_catalog",
+        text: str = "Hola, ¿cuánto cuesta el curso intensivo de inglés?",
+        name: str | None = None,
+        language: str = "es",
+        contact_id: str = "c-1",
+        violations: list[dict[str, Any]] | None = None,
     ) -> tuple[str, int]:
+        contact: dict[str, Any] = {"id": contact_id, "timezone": timezone, "locale": language}
+        if name is not None:
+            contact["name"] = name
         payload: dict[str, Any] = {
             "external_id": f"wa-review-{next(counter)}",
             "channel": "whatsapp",
-            "contact": {"id": "c-1", "timezone": timezone, "locale": "es"},
-            "text": "Hola, ¿cuánto cuesta el curso intensivo de inglés?",
+            "contact": contact,
+            "text": text,
         }
         with session_scope() as session:
             message, _ = accept_message(
@@ -43,7 +52,8 @@ def escalated(keel_env: dict[str, str]) -> Escalate:
                 .values(
                     state="escalated",
                     next_step=None,
-                    language="es",
+                    language=language,
+                    violations=violations,
                     intent="pricing",
                     tier="flagship",
                     reply_text=draft,

@@ -1,5 +1,6 @@
-"""`/v1/reviews`: list, approve (checked, or overridden and audited), reject; a decided
-review is a 409 no-op."""
+"""`/v1/reviews`: list, approve (checked: no override over HTTP), reject; a decided review
+is a 409 no-op. Reviewer keys only: an ingest key gets 403, and the audit names the
+reviewer by the key, never by the request."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from sqlmodel import select
 
 from app.api import create_app
 from app.audit import timeline
+from app.config import reset_settings
 from app.db import session_scope
 from app.db.models import AuditEvent, Message, Review
 from app.pipeline.runner import execute
-from tests.helpers import API_KEY, queued_ids
+from tests.helpers import API_KEY, REVIEWER_KEY, REVIEWER_NAME, queued_ids
 from tests.review.conftest import Escalate
 
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
+AUTH = {"Authorization": f"Bearer {REVIEWER_KEY}"}
+INGEST = {"Authorization": f"Bearer {API_KEY}"}
 GOOD = "¡Hola! El curso intensivo de inglés cuesta 450 €. ¿Te reservamos plaza?"
 
 
@@ -53,14 +56,48 @@ def test_the_queue_lists_pending_reviews_with_what_a_reviewer_needs(
     assert client.get("/v1/reviews").status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/reviews"),
+        ("GET", "/v1/reviews?status=all"),
+        ("POST", "/v1/reviews/{rid}/approve"),
+        ("POST", "/v1/reviews/{rid}/reject"),
+        ("POST", "/v1/reviews/999999/approve"),
+    ],
+)
+def test_an_ingest_key_is_refused_on_every_review_route_and_nothing_moves(
+    client: TestClient, escalated: Escalate, method: str, path: str
+) -> None:
+    mid, rid = escalated(draft=GOOD)
+    url = path.format(rid=rid)
+
+    as_ingest = client.request(method, url, json={} if method == "POST" else None, headers=INGEST)
+    unknown = client.request(method, url, headers={"Authorization": "Bearer not-a-key-at-all"})
+    no_key = client.request(method, url)
+
+    assert as_ingest.status_code == 403
+    assert as_ingest.json()["error"]["code"] == "forbidden"
+    assert unknown.status_code == 401 and no_key.status_code == 401
+    assert unknown.json()["error"]["code"] == "unauthorized"
+    message, review, events = state_of(mid)
+    assert message.state == "escalated" and review.status == "pending"
+    assert "reviewed" not in [e.action for e in events]
+
+
+def test_a_reviewer_key_opens_only_the_review_endpoints(client: TestClient) -> None:
+    response = client.post("/v1/messages", json={}, headers=AUTH)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
 def test_an_approved_edit_that_passes_the_checks_is_delivered_once(
     client: TestClient, escalated: Escalate, receiver: Any, keel_env: dict[str, str]
 ) -> None:
     mid, rid = escalated()
 
-    response = client.post(
-        f"/v1/reviews/{rid}/approve", json={"text": GOOD, "reviewer": "ana"}, headers=AUTH
-    )
+    response = client.post(f"/v1/reviews/{rid}/approve", json={"text": GOOD}, headers=AUTH)
 
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "drafted" and response.json()["edited"] is True
@@ -68,14 +105,16 @@ def test_an_approved_edit_that_passes_the_checks_is_delivered_once(
     assert execute("deliver", mid).kind == "advanced"
     message, review, events = state_of(mid)
     assert message.state == "sent" and message.reply_text == GOOD
-    assert review.status == "approved" and review.final_text == GOOD and review.reviewer == "ana"
+    assert review.status == "approved" and review.final_text == GOOD
+    assert review.reviewer == REVIEWER_NAME
     assert [p.body["text"] for p in receiver.accepted()] == [GOOD]
     [reviewed] = [e for e in events if e.action == "reviewed"]
     assert reviewed.actor == "human"
     assert reviewed.detail == {
         "decision": "approved",
         "review_id": rid,
-        "reviewer": "ana",
+        "reviewer": REVIEWER_NAME,
+        "via": "api",
         "edited": True,
         "override": False,
         "overridden": [],
@@ -107,24 +146,51 @@ def test_an_edit_that_fails_a_blocking_check_is_refused_and_nothing_moves(
     assert "reviewed" not in [e.action for e in events]
 
 
-def test_approving_the_blocked_draft_as_it_is_needs_an_explicit_override_which_is_audited(
-    client: TestClient, escalated: Escalate
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"override": True}, {"text": "Son 399 €.", "override": True}, {"reviewer": "lead"}],
+)
+def test_a_blocked_draft_cannot_be_forced_over_http_nor_signed_with_another_name(
+    client: TestClient, escalated: Escalate, body: dict[str, Any]
 ) -> None:
-    mid, rid = escalated()
+    mid, rid = escalated()  # its draft quotes 399 €, not a catalog price
 
-    refused = client.post(f"/v1/reviews/{rid}/approve", json={}, headers=AUTH)
-    forced = client.post(
-        f"/v1/reviews/{rid}/approve", json={"override": True, "reviewer": "lead"}, headers=AUTH
-    )
+    response = client.post(f"/v1/reviews/{rid}/approve", json=body, headers=AUTH)
 
-    assert refused.status_code == 422
-    assert forced.status_code == 200 and forced.json()["override"] is True
+    assert response.status_code == 422
+    code = response.json()["error"]["code"]
+    assert code == ("guardrail_blocked" if body == {} else "validation_error")
     message, review, events = state_of(mid)
-    assert review.status == "approved" and review.reviewer == "lead"
-    assert message.state == "drafted" and message.next_step == "deliver"
+    assert message.state == "escalated" and review.status == "pending"
+    assert "reviewed" not in [e.action for e in events]
+
+
+def test_the_audit_names_the_reviewer_by_the_key_used(
+    monkeypatch: pytest.MonkeyPatch, keel_env: dict[str, str], escalated: Escalate
+) -> None:
+    luis_key = "luis-front-desk-key-0123456789"
+    monkeypatch.setenv("KEEL_REVIEWER_KEYS", f"ana:{REVIEWER_KEY}, luis:{luis_key}")
+    reset_settings()
+    _, approved = escalated(draft=GOOD)
+    rejected_mid, rejected = escalated(draft=GOOD)
+    luis = {"Authorization": f"Bearer {luis_key}"}
+
+    with TestClient(create_app()) as client:
+        ok = client.post(f"/v1/reviews/{approved}/approve", json={}, headers=luis)
+        no = client.post(f"/v1/reviews/{rejected}/reject", json={"reason": "spam"}, headers=AUTH)
+
+    assert ok.status_code == 200 and ok.json()["review"]["reviewer"] == "luis"
+    assert no.status_code == 200 and no.json()["review"]["reviewer"] == "ana"
+    _, review, events = state_of(rejected_mid)
+    assert review.reviewer == "ana"
     [reviewed] = [e.detail for e in events if e.action == "reviewed"]
-    assert reviewed["override"] is True and reviewed["edited"] is False
-    assert reviewed["overridden"] == ["prices:price_not_in_catalog"]
+    assert reviewed == {
+        "decision": "rejected",
+        "review_id": rejected,
+        "reviewer": "ana",
+        "via": "api",
+        "note": "spam",
+    }
 
 
 def test_a_decided_review_cannot_be_decided_again(client: TestClient, escalated: Escalate) -> None:
@@ -161,14 +227,7 @@ def test_unknown_reviews_and_reviews_with_nothing_to_send_are_refused(
 
 
 def test_a_decision_may_be_posted_without_any_body(keel_env: dict[str, str]) -> None:
-    from fastapi.testclient import TestClient
-
-    from app.api import create_app
-    from tests.helpers import API_KEY
-
     with TestClient(create_app()) as client:
-        response = client.post(
-            "/v1/reviews/999999/reject", headers={"Authorization": f"Bearer {API_KEY}"}
-        )
+        response = client.post("/v1/reviews/999999/reject", headers=AUTH)
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "not_found"

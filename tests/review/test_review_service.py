@@ -23,7 +23,7 @@ def test_a_reply_approved_at_night_is_scheduled_for_the_contact_morning(
     mid, rid = escalated(draft=GOOD, timezone="America/Sao_Paulo")
     night = dt.datetime(2026, 11, 27, 5, 0, tzinfo=dt.UTC)  # 02:00 in Sao Paulo
 
-    decision = approve(review_id=rid, policy=load_policy(), now=night)
+    decision = approve(review_id=rid, policy=load_policy(), reviewer="ana", via="api", now=night)
 
     morning = dt.datetime(2026, 11, 27, 11, 0, tzinfo=dt.UTC)  # 08:00 in Sao Paulo
     assert decision.state == "scheduled" and decision.send_at == morning
@@ -40,4 +40,4 @@ def test_a_message_that_moved_on_meanwhile_makes_the_approval_a_conflict(
         )
 
     with pytest.raises(ReviewConflict):
-        approve(review_id=rid, policy=load_policy())
+        approve(review_id=rid, policy=load_policy(), reviewer="ana", via="api")

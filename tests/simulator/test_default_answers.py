@@ -25,7 +25,7 @@ def policy() -> Policy:
 
 def classify_with(ask: Ask, policy: Policy, text: str, **kw: Any) -> tuple[str, str | None, float]:
     prompt = classify_prompt(policy=policy, text=text)
-    raw = ask(prompt.user, system=prompt.system, task="classify", **kw)
+    raw = ask(prompt.user, system=prompt.full_system, task="classify", **kw)
     content = raw.content[0].text if hasattr(raw, "content") else raw.choices[0].message.content
     json.loads(content)  # one JSON object, nothing around it
     return parse_classification(content, intents=tuple(policy.routing.intents))
@@ -84,7 +84,7 @@ def draft_with(
     prompt = draft_prompt(
         policy=policy, text=text, intent=intent, language=language, contact_name=name
     )
-    raw = ask(prompt.user, system=prompt.system, task="draft")
+    raw = ask(prompt.user, system=prompt.full_system, task="draft")
     return str(raw.content[0].text if hasattr(raw, "content") else raw.choices[0].message.content)
 
 

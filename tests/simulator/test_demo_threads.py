@@ -149,7 +149,7 @@ def _classify(
     ask: Ask, policy: Policy, text: str, history: list[Turn]
 ) -> tuple[str, str | None, float]:
     prompt = classify_prompt(policy=policy, text=text, history=history)
-    raw = ask(prompt.user, system=prompt.system, task="classify")
+    raw = ask(prompt.user, system=prompt.full_system, task="classify")
     return parse_classification(raw.content[0].text, intents=tuple(policy.routing.intents))
 
 
@@ -167,7 +167,7 @@ def test_every_follow_up_is_classified_confidently_in_the_light_of_its_question(
             language=language,
             contact_name=thread["contact"]["name"],
         )
-        reply = ask_claude(prompt.user, system=prompt.system, task="draft").content[0].text
+        reply = ask_claude(prompt.user, system=prompt.full_system, task="draft").content[0].text
         history = [Turn("customer", question), Turn("keel", reply)]
 
         intent, language, confidence = _classify(ask_claude, policy, follow_up, history)

@@ -48,7 +48,7 @@ def classify_with(
     ask: Ask, policy: Policy, text: str, history: Sequence[Turn] = ()
 ) -> tuple[str, str | None, float]:
     prompt = classify_prompt(policy=policy, text=text, history=history)
-    content = _content(ask(prompt.user, system=prompt.system, task="classify"))
+    content = _content(ask(prompt.user, system=prompt.full_system, task="classify"))
     json.loads(content)  # one JSON object, nothing around it
     return parse_classification(content, intents=tuple(policy.routing.intents))
 
@@ -70,7 +70,7 @@ def draft_with(
         contact_name="Camila",
         history=history,
     )
-    return _content(ask(prompt.user, system=prompt.system, task="draft"))
+    return _content(ask(prompt.user, system=prompt.full_system, task="draft"))
 
 
 # ------------------------------------------------------------------ reading the user turn
@@ -198,7 +198,7 @@ def test_without_history_a_message_is_classified_exactly_as_before(
 ) -> None:
     prompt = classify_prompt(policy=policy, text=text)
 
-    content = _content(ask_claude(prompt.user, system=prompt.system, task="classify"))
+    content = _content(ask_claude(prompt.user, system=prompt.full_system, task="classify"))
 
     assert json.loads(content) == answer
 

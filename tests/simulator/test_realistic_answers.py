@@ -65,7 +65,7 @@ def test_keel_asks_anthropic_for_a_forced_tool_call_and_reads_its_input(
         json={
             "model": "claude-haiku-4-5",
             "max_tokens": 60,
-            "system": prompt.system,
+            "system": prompt.full_system,
             "messages": [{"role": "user", "content": prompt.user}],
             "tools": [{"name": "classification", "input_schema": dict(prompt.answer.schema)}],
             "tool_choice": {"type": "tool", "name": "classification"},

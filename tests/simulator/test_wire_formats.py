@@ -49,9 +49,9 @@ def test_usage_counts_grow_with_the_text_sent_and_answered(ask_claude: Ask) -> N
     short = ask_claude("hi", system="s")
     long = ask_claude("hi " * 400, system="s" * 400)
 
-    # About four characters a token
-    assert short.usage.input_tokens < 5
-    assert 250 <= long.usage.input_tokens <= 450
+    # A short word is one token, plus the request's framing; a 400-letter run splits
+    assert short.usage.input_tokens < 20
+    assert 450 <= long.usage.input_tokens <= 550
 
 
 def test_the_same_request_always_gets_the_same_answer(ask_gpt: Ask) -> None:
