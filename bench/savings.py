@@ -28,9 +28,16 @@ def run_demo() -> Path:
     """The demo's kept working folder (its SQLite database and logs)."""
     done = subprocess.run(
         [
-            str(ROOT / ".venv/bin/keel"), "demo", "--outage-s", "0", "--all-down-s", "0",
-            "--keep", "--timeout-s", "400",
-        ],  # fmt: skip
+            str(ROOT / ".venv/bin/keel"),
+            "demo",
+            "--outage-s",
+            "0",
+            "--all-down-s",
+            "0",
+            "--keep",
+            "--timeout-s",
+            "400",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
