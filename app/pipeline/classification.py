@@ -1,6 +1,6 @@
 """Classifying one text the way the classify step does: the local tier when the policy
-configures one and it is sure, else the policy's classify tier with the production
-prompt and parser. The classify step and `keel eval` both call `classify_text`, so an
+configures one, the turn has no earlier turns before it, and the model is sure; else the
+policy's classify tier with the production prompt and parser. The classify step and `keel eval` both call `classify_text`, so an
 evaluation measures exactly what production runs."""
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ def classify_text(
     Raises:
         TierCallFailed: every model of the classify tier failed.
     """
-    local = classify_locally(policy=policy, text=text) if use_local else None
+    # The local model reads one turn on its own, and was trained and measured on such
+    # turns: a follow-up ("¿y en reales?", "sí, esa") means what the conversation says it
+    # means, so with earlier turns the classify tier's model, which sees them, decides.
+    local = classify_locally(policy=policy, text=text) if use_local and not history else None
     if local is not None:
         return Classification(
             intent=local.intent,

@@ -116,8 +116,11 @@ def load_threads() -> list[dict[str, Any]]:
 def conversation_policy(
     monkeypatch: pytest.MonkeyPatch, keel_env: dict[str, str], tmp_path: Path
 ) -> Policy:
-    """The bundled policy, send window always open, bursts waited for COALESCE_S."""
-    path = always_open_policy(tmp_path, **{"coalesce_s = 0\n": f"coalesce_s = {COALESCE_S}\n"})
+    """The bundled policy as shipped (local tier on), send window always open, bursts
+    waited for COALESCE_S."""
+    path = always_open_policy(
+        tmp_path, local_tier=True, **{"coalesce_s = 0\n": f"coalesce_s = {COALESCE_S}\n"}
+    )
     keel_env["KEEL_POLICY"] = path
     monkeypatch.setenv("KEEL_POLICY", path)
     reset_settings()

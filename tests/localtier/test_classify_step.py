@@ -15,8 +15,10 @@ from app.errors import ConfigError
 from app.evaluation import read_labeled
 from app.localtier import cached_model, save_model
 from app.localtier.train import train_model
+from app.pipeline.classification import classify_text
 from app.pipeline.runner import execute
-from app.policy import BUNDLED_POLICY_PATH, load_policy
+from app.policy import BUNDLED_POLICY_PATH, get_policy, load_policy
+from app.prompts import Turn
 from tests.helpers import always_open_policy
 from tests.localtier.conftest import BANKING
 from tests.pipeline.test_steps import actions, load, new_message, sim_calls
@@ -187,3 +189,22 @@ def test_a_pin_that_is_not_a_sha256_is_refused_at_load(
     )
     with pytest.raises(ConfigError, match="local_model_sha256"):
         load_policy(path)
+
+
+def test_a_turn_with_earlier_turns_is_classified_by_the_model_that_sees_them(
+    simulator: str, policy_with: PolicyWith, inbox_model_path: Path
+) -> None:
+    # Given a local model whose every answer counts as sure
+    policy_with(inbox_model_path, 0.0)
+    policy = get_policy()
+    history = [
+        Turn(role="customer", text="¿Cuánto cuesta el curso intensivo de inglés?"),
+        Turn(role="keel", text="El curso intensivo de inglés cuesta 450 €."),
+    ]
+    # When a follow-up that means what the conversation says is classified
+    found = classify_text("¿y en reales?", policy=policy, message_id="m-1", history=history)
+    # Then the fast tier's model, which reads the earlier turns, answered it
+    assert found.tier == "fast" and sim_calls(simulator, "classify") == 1
+    # while the same text alone is the local tier's
+    alone = classify_text("¿y en reales?", policy=policy, message_id="m-2")
+    assert alone.tier == "local" and sim_calls(simulator, "classify") == 1
