@@ -71,6 +71,7 @@ STEP_SECONDS = Histogram(
 )
 TRACE_SPANS_DROPPED = Counter(
     "keel_trace_spans_dropped",
-    "Spans not exported: the queue was full, or the collector failed or timed out.",
+    "Spans not exported: the queue was full (queue_full), an export failed or timed out"
+    " (export_failed), or the collector was still down after one (collector_down).",
     ["reason"],
 )

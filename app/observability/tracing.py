@@ -21,7 +21,9 @@ Fork safety: the batch processor's export thread is started in the process that
 exports (the worker's main process for the threads pool; each child, after the fork,
 for prefork), flushed at a warm shutdown, and bounded: a full queue drops the newest
 span and counts it (`keel_trace_spans_dropped_total`) instead of waiting, and a failed
-or slow export is counted and logged at most once a minute, never raised.
+or slow export is counted and logged at most once a minute, never raised; after one,
+batches are dropped unsent (no encoding, no connection) for a pause that doubles from 5
+to 60 s while the collector stays down.
 
 Nothing personal leaves unless `KEEL_TRACE_CONTENT=true`: no message text, prompt or
 reply, and the contact only as a salted hash (`KEEL_TRACE_SALT`, else derived from
@@ -59,6 +61,9 @@ DEFAULT_EXPORT_TIMEOUT_S = 5.0
 # What a warm shutdown waits for the last spans to leave.
 SHUTDOWN_FLUSH_S = 5.0
 EXPORT_WARNING_EVERY_S = 60.0
+# After a failed export, batches are dropped unsent for this long, doubling to the max.
+EXPORT_PAUSE_S = 5.0
+EXPORT_PAUSE_MAX_S = 60.0
 TRACER_NAME = "keel"
 
 
@@ -225,22 +230,37 @@ def _counting_exporter(inner: SpanExporter) -> SpanExporter:
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     class _CountingExporter(SpanExporter):
-        """The OTLP exporter, counting what it could not deliver."""
+        """The OTLP exporter behind a breaker: a failed export makes the next batches
+        drop at once (nothing encoded, no connection tried) for a pause that doubles up
+        to `EXPORT_PAUSE_MAX_S` while the collector stays down; every span not delivered
+        is counted."""
 
         def __init__(self) -> None:
             self._warned_at = -EXPORT_WARNING_EVERY_S
+            self._pause_s = 0.0
+            self._paused_until = 0.0
 
         def export(self, spans: Any) -> SpanExportResult:
+            now = time.monotonic()
+            if now < self._paused_until:
+                counters.TRACE_SPANS_DROPPED.labels(reason="collector_down").inc(len(spans))
+                return SpanExportResult.FAILURE
             try:
                 result = inner.export(spans)
             except Exception:  # the export thread must outlive any failure
                 result = SpanExportResult.FAILURE
-            if result is not SpanExportResult.SUCCESS:
-                counters.TRACE_SPANS_DROPPED.labels(reason="export_failed").inc(len(spans))
-                now = time.monotonic()
-                if now - self._warned_at >= EXPORT_WARNING_EVERY_S:
-                    self._warned_at = now
-                    log.warning("trace export failed; spans dropped", extra={"spans": len(spans)})
+            if result is SpanExportResult.SUCCESS:
+                self._pause_s = 0.0
+                return result
+            counters.TRACE_SPANS_DROPPED.labels(reason="export_failed").inc(len(spans))
+            self._pause_s = min(EXPORT_PAUSE_MAX_S, max(EXPORT_PAUSE_S, 2 * self._pause_s))
+            self._paused_until = time.monotonic() + self._pause_s
+            if now - self._warned_at >= EXPORT_WARNING_EVERY_S:
+                self._warned_at = now
+                log.warning(
+                    "trace export failed; spans dropped",
+                    extra={"spans": len(spans), "pause_s": self._pause_s},
+                )
             return result
 
         def shutdown(self) -> None:

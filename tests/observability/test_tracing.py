@@ -305,3 +305,33 @@ def test_a_sampled_trace_is_kept_whole_and_a_dropped_one_leaves_nothing(
     for trace_id in kept:
         assert {"POST /v1/messages", "keel.message", "keel.ingest"} <= by_trace[trace_id]
     assert set(by_trace) <= traces
+
+
+class DownCollector(SpanExporter):
+    """A collector that refuses every export, counting how often it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def export(self, spans: Any) -> SpanExportResult:
+        self.asked += 1
+        return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_after_a_failed_export_batches_are_dropped_unsent_until_the_pause_ends() -> None:
+    # Given the exporter Keel wraps around OTLP, and a collector that is down
+    collector = DownCollector()
+    exporter = tracing._counting_exporter(collector)
+    failed, down = dropped("export_failed"), dropped("collector_down")
+    # When three batches of 10 spans come one after another
+    batch: list[Any] = [object()] * 10
+    results = [exporter.export(batch) for _ in range(3)]
+    # Then the collector was asked once; the next two batches were dropped unsent (no
+    # encoding, no connection) and every span counted
+    assert results == [SpanExportResult.FAILURE] * 3
+    assert collector.asked == 1
+    assert dropped("export_failed") - failed == 10
+    assert dropped("collector_down") - down == 20
