@@ -1,7 +1,8 @@
 """Classifying one text the way the classify step does: the local tier when the policy
 configures one, the turn has no earlier turns before it, and the model is sure; else the
-policy's classify tier with the production prompt and parser. The classify step and `keel eval` both call `classify_text`, so an
-evaluation measures exactly what production runs."""
+policy's classify tier with the production prompt and parser. The classify step and
+`keel eval` both call `classify_text`, so an evaluation measures exactly what production
+runs."""
 
 from __future__ import annotations
 

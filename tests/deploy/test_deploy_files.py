@@ -169,7 +169,27 @@ def _run_entrypoint(tmp_path: Path, *args: str, env: dict[str, str]) -> list[str
 def _expanded(command: str, env: dict[str, str]) -> list[str]:
     """The Procfile command as a shell expands `${VAR:-default}` with `env`."""
     expanded = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), command)
-    return shlex.split(expanded)
+    return shlex.split(expanded.replace("$(mktemp -d)", TEMP_DIR))
+
+
+TEMP_DIR = "<new-temporary-directory>"
+
+
+def _temp_dirs_named(argv: list[str]) -> list[str]:
+    """`VAR=/tmp/x` where /tmp/x is an empty directory (the shell's `$(mktemp -d)`)
+    becomes `VAR=<a new temporary directory>`."""
+    out = []
+    for item in argv:
+        name, sep, value = item.partition("=")
+        if (
+            sep
+            and value.startswith("/")
+            and Path(value).is_dir()
+            and not any(Path(value).iterdir())
+        ):
+            item = f"{name}={TEMP_DIR}"
+        out.append(item)
+    return out
 
 
 @pytest.mark.parametrize("env", [{}, {"PORT": "5000", "WORKER_CONCURRENCY": "32"}])
@@ -177,7 +197,8 @@ def _expanded(command: str, env: dict[str, str]) -> list[str]:
 def test_the_image_runs_each_procfile_process_by_name(
     tmp_path: Path, process: str, env: dict[str, str]
 ) -> None:
-    assert _run_entrypoint(tmp_path, process, env=env) == _expanded(procfile()[process], env)
+    ran = _temp_dirs_named(_run_entrypoint(tmp_path, process, env=env))
+    assert ran == _expanded(procfile()[process], env)
 
 
 def test_the_image_runs_any_other_command_as_given(tmp_path: Path) -> None:
