@@ -330,17 +330,7 @@ def request_span(
     from opentelemetry.trace import SpanKind
 
     parent = extract(carrier)
-    with (
-        state.tracer.start_as_current_span(
-            name,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span,
-        _failing_marks(span),
-    ):
+    with _span(state, name, kind=SpanKind.SERVER, attributes=attributes, context=parent) as span:
         holder = RequestTrace(span)
         token = _request.set(holder)
         try:
@@ -457,34 +447,36 @@ def step_span(
     context = _message_context(state, trace_id)
     token = _message_attrs.set({k: v for k, v in attrs.items() if k != "keel.step"})
     try:
-        with (
-            state.tracer.start_as_current_span(
-                f"keel.{step}",
-                context=context,
-                kind=SpanKind.CONSUMER,
-                attributes=attrs,
-                record_exception=False,
-                set_status_on_exception=False,
-            ) as span,
-            _failing_marks(span),
-        ):
+        with _span(
+            state, f"keel.{step}", kind=SpanKind.CONSUMER, attributes=attrs, context=context
+        ) as span:
             yield span
     finally:
         _message_attrs.reset(token)
 
 
 @contextmanager
-def _failing_marks(span: Span) -> Iterator[None]:
-    """An exception leaving the span marks it failed with its type, never its message
-    (a database error's may quote a statement's values)."""
-    try:
-        yield
-    except BaseException as exc:
-        from opentelemetry.trace import Status, StatusCode
+def _span(
+    state: _Tracing, name: str, *, kind: Any, attributes: dict[str, Any], context: Any = None
+) -> Iterator[Span]:
+    """A current span; an exception leaving it marks it failed with its type, never its
+    message (a database error's may quote a statement's values)."""
+    with state.tracer.start_as_current_span(
+        name,
+        context=context,
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            from opentelemetry.trace import Status, StatusCode
 
-        span.set_attribute("error.type", type(exc).__name__)
-        span.set_status(Status(StatusCode.ERROR))
-        raise
+            span.set_attribute("error.type", type(exc).__name__)
+            span.set_status(Status(StatusCode.ERROR))
+            raise
 
 
 @dataclass
@@ -563,16 +555,7 @@ def model_call_span(
             {"role": "user", "parts": [{"type": "text", "content": user}]},
         ]
         attrs["gen_ai.input.messages"] = json.dumps(prompt, ensure_ascii=False)
-    with (
-        state.tracer.start_as_current_span(
-            f"chat {model}",
-            kind=SpanKind.CLIENT,
-            attributes=attrs,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span,
-        _failing_marks(span),
-    ):
+    with _span(state, f"chat {model}", kind=SpanKind.CLIENT, attributes=attrs) as span:
         yield ModelCallSpan(span, content=state.content)
 
 
