@@ -325,16 +325,43 @@ def submit(driver: WebDriver, button_id: str, then: tuple[str, str]) -> Any:
     """Click a form's button and wait for the element `then` of the page it leads to."""
     old = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, button_id).click()
-    WebDriverWait(driver, WAIT_S).until(ec.staleness_of(old))
+    WebDriverWait(driver, WAIT_S).until(lambda _driver: _left_the_document(old))
     return wait_for(driver, *then)
+
+
+def _left_the_document(element: Any) -> bool:
+    """Whether the page `element` belonged to was replaced. Selenium's `staleness_of`
+    expects a stale-element error; chromedriver, asked while the old document is being
+    torn down, may answer "Node with given id does not belong to the document" instead
+    (seen in a CI run), which means the same."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def shows(driver: WebDriver, element_id: str, words: str) -> None:
     """Wait until the element `element_id` says `words`; the page may reload meanwhile
     (after an approval it looks again by itself while the reply is on its way)."""
-    WebDriverWait(
-        driver, WAIT_S, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
-    ).until(lambda d: words in d.find_element(By.ID, element_id).text)
+    WebDriverWait(driver, WAIT_S).until(lambda d: words in _text_of(d, element_id))
+
+
+def _text_of(driver: WebDriver, element_id: str) -> str:
+    """The element's text, or "" while a reload replaces the page (the element missing,
+    stale, or in chromedriver's words no longer belonging to the document)."""
+    try:
+        return str(driver.find_element(By.ID, element_id).text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return ""
+        raise
 
 
 def sign_in(driver: WebDriver, key: str = REVIEWER_KEY) -> None:
