@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     web_concurrency: int | None = Field(default=None, gt=0)
     worker_pool: Literal["threads", "prefork"] | None = None
     worker_concurrency: int | None = Field(default=None, gt=0, validate_default=True)
+    # A worker that consumes the next step's queue runs that step in the same task
+    # instead of a round trip through Redis (app/pipeline/task.py); false: one step per task.
+    keel_run_on: bool = True
 
     @field_validator("database_url", "keel_app_database_url")
     @classmethod

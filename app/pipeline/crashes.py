@@ -32,6 +32,15 @@ redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[3], 1, 'EX', ARGV[2])
 return n
 """
+# Finish one step and start the next in the same task: uncount the first, count the
+# second, renew the lease (never dropped between the two). One round trip.
+_HAND_OVER = """
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+local n = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], 1, 'EX', ARGV[2])
+return n
+"""
 
 
 def begin(message_id: str, step: str) -> int:
@@ -53,6 +62,21 @@ def end(message_id: str, step: str, *, mark_queued: bool = False) -> None:
         keys=[k.crashes(message_id, step), k.queued_marker(message_id), k.step_lease(message_id)],
         args=[ttl],
     )
+
+
+def hand_over(message_id: str, done: str, starting: str) -> int:
+    """`done` finished and `starting` starts in the same task; returns the unfinished
+    starts of `starting`, this one included."""
+    r, k = get_redis(), keys()
+    count = script(r, _HAND_OVER)(
+        keys=[
+            k.crashes(message_id, done),
+            k.crashes(message_id, starting),
+            k.step_lease(message_id),
+        ],
+        args=[COUNTER_TTL_S, step_lease_s()],
+    )
+    return int(count)
 
 
 def clear(message_id: str, step: str) -> None:

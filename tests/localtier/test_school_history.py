@@ -182,3 +182,41 @@ def test_the_example_policy_with_the_shipped_model_answers_locally(
         assert all(a.model_name == MODEL.name for _, _, a in answers if a is not None)
     finally:
         clear_cache()
+
+
+def test_the_compiled_arithmetic_gives_the_pipelines_own_probabilities() -> None:
+    """`LocalModel.predict_many` skips scikit-learn's per-call checks; on every message
+    of the history and the demo inbox it must give what the pipeline itself gives."""
+    import numpy as np
+
+    from app.demo.run import load_inbox
+    from app.localtier.model import _Compiled
+
+    model = load_model(MODEL)
+    compiled = _Compiled.of(model.pipeline)
+    assert compiled.exact  # the shape `build_pipeline` makes is the one compiled
+    texts = [row.text for row in read_labeled(HISTORY)] + [str(m["text"]) for m in load_inbox()]
+    expected = model.pipeline.predict_proba(texts)
+    got = compiled.predict_proba(texts)
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
+    one_by_one = [model.predict(text) for text in texts[:50]]
+    classes = model.pipeline.classes_
+    assert one_by_one == [
+        (str(classes[i]), float(expected[row, i])) for row, i in enumerate(expected[:50].argmax(1))
+    ]
+
+
+def test_a_pipeline_of_another_shape_is_not_compiled() -> None:
+    """Anything but `build_pipeline`'s shape goes through scikit-learn as it is."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.pipeline import Pipeline
+
+    from app.localtier.model import _Compiled
+
+    other = Pipeline([("features", CountVectorizer()), ("classifier", DummyClassifier())])
+    other.fit(["hola", "olá", "hello"], ["es", "pt", "en"])
+    compiled = _Compiled.of(other)
+    assert not compiled.exact
+    assert compiled.predict_proba(["hola"]).shape == (1, 3)
