@@ -18,7 +18,7 @@ DB_MAX_RETRIES = 30
 def _consumed_queues(task: Task) -> frozenset[str] | None:
     """The queues this worker consumes, when the task came from one of them and the
     settings let a task run on to the next step; None: one step per task."""
-    if task.request.called_directly or not task.request.delivery_info:
+    if task.request.called_directly or task.request.is_eager or not task.request.delivery_info:
         return None
     if not get_settings().keel_run_on:
         return None

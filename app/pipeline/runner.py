@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -56,6 +56,9 @@ class Outcome:
     next_step: str | None = None
     tier: str | None = None
     retry_in_s: float = 0.0
+    # "advanced" by a one-statement commit: the message as that commit left it, so a
+    # step run on in the same task starts from it instead of reading it again.
+    committed: Loaded | None = field(default=None, compare=False, repr=False)
 
 
 def _load(session: Session, message_id: str) -> Message | None:
@@ -87,11 +90,18 @@ def load_message(message_id: str) -> Loaded | None:
     return Loaded(message, None if seq is None or digest is None else (seq, digest))
 
 
-def execute(step: str, message_id: str, *, now: dt.datetime | None = None) -> Outcome:
-    """Run `step` for one message once. Idempotent: a message past `step` is skipped."""
+def execute(
+    step: str, message_id: str, *, now: dt.datetime | None = None, loaded: Loaded | None = None
+) -> Outcome:
+    """Run `step` for one message once. Idempotent: a message past `step` is skipped.
+
+    `loaded`: the message as the previous step's commit left it (`Outcome.committed`),
+    read again otherwise. Should another process have moved it since, the step's
+    commit finds the version changed and the step is skipped, as with a read."""
     policy = get_policy()
     work = work_of(Step(step))
-    loaded = load_message(message_id)
+    if loaded is None or loaded.message.id != message_id:
+        loaded = load_message(message_id)
     if loaded is None:
         log.warning("message not found", extra={"message_id": message_id, "step": step})
         return Outcome("missing")
@@ -122,7 +132,7 @@ def _work_on(
         change = work(message, policy=policy, now=now or utcnow())
         if change is None:
             return Outcome("waiting")
-        commit_step(message, step=step, change=change, audit_head=loaded.audit_head)
+        committed = commit_step(message, step=step, change=change, audit_head=loaded.audit_head)
     except StaleMessage:
         # Another run moved the message on first; the calls this run paid for are still
         # part of the record.
@@ -152,24 +162,26 @@ def _work_on(
     if state == MessageState.scheduled:
         return Outcome("waiting", next_step=change.next_step)
     tier = change.updates.get("tier", message.tier)
-    return Outcome("advanced", next_step=change.next_step, tier=tier)
+    return Outcome("advanced", next_step=change.next_step, tier=tier, committed=committed)
 
 
 def commit_step(
     message: Message, *, step: str, change: Change, audit_head: tuple[int, str] | None
-) -> None:
+) -> Loaded | None:
     """Commit the step, chaining its events onto the head read with the message; if
     an event was appended since (a duplicate arriving, say), chain onto that one.
 
-    On Postgres a step without extra rows commits in one statement; otherwise, and on
-    SQLite, in a transaction."""
+    On Postgres a step without extra rows commits in one statement, and the message is
+    returned as it left it; otherwise, and on SQLite, in a transaction (None: read it
+    again to know)."""
     try:
         if audit_head is not None and fits_one_statement(change, dialect=get_engine().dialect.name):
             with autocommit_connection() as conn:
-                commit_at_once(
+                after = commit_at_once(
                     conn, message=message, step=step, change=change, audit_head=audit_head
                 )
-            return
+            assert after.audit_seq is not None and after.audit_hash is not None
+            return Loaded(after, (after.audit_seq, after.audit_hash))
         with session_scope() as session:
             if audit_head is not None:
                 seed_chain_head(session, message.id, audit_head)
@@ -179,6 +191,7 @@ def commit_step(
             raise
         with session_scope() as session:
             commit_change(session, message=message, step=step, change=change)
+    return None
 
 
 def _audit_spent_attempts(step: str, message: Message, attempts: list[Attempt]) -> None:

@@ -26,7 +26,7 @@ from app.errors import DatabaseUnavailable
 from app.lifecycle import Step
 from app.observability import counters
 from app.pipeline import crashes
-from app.pipeline.runner import Outcome, execute, give_up_poison, out_of_time
+from app.pipeline.runner import Loaded, Outcome, execute, give_up_poison, out_of_time
 from app.policy import get_policy
 from app.providers.deadline import step_deadline
 
@@ -82,13 +82,14 @@ def run_steps(
     policy = get_policy()
     task_began = time.monotonic()
     queue: str | None = None
+    loaded: Loaded | None = None
     started = crashes.begin(message_id, step)
     while True:
         if started > policy.retries.poison_after_crashes:
             crashes.clear(message_id, step)
             return Ran(step, give_up_poison(step, message_id, crashes=started), queue)
         left_s = TASK_SOFT_TIME_LIMIT_S - STEP_MARGIN_S - (time.monotonic() - task_began)
-        outcome = _execute_counted(step, message_id, left_s=left_s, queue=queue)
+        outcome = _execute_counted(step, message_id, left_s=left_s, queue=queue, loaded=loaded)
         advance = (
             Step(outcome.next_step) if outcome.kind == "advanced" and outcome.next_step else None
         )
@@ -96,7 +97,7 @@ def run_steps(
             next_queue = queue_for(advance, tier=outcome.tier, policy=policy)
             if time.monotonic() - task_began < RUN_ON_WITHIN_S and runs_here(next_queue):
                 started = crashes.hand_over(message_id, step, advance)
-                step, queue = advance, next_queue
+                step, queue, loaded = advance, next_queue, outcome.committed
                 continue
         crashes.end(message_id, step, mark_queued=advance is not None)
         if advance is not None:
@@ -104,13 +105,15 @@ def run_steps(
         return Ran(step, outcome, queue)
 
 
-def _execute_counted(step: Step, message_id: str, *, left_s: float, queue: str | None) -> Outcome:
+def _execute_counted(
+    step: Step, message_id: str, *, left_s: float, queue: str | None, loaded: Loaded | None
+) -> Outcome:
     """One step, timed for /metrics; a soft time limit becomes `out_of_time`."""
     began = time.perf_counter()
     kind = "error"
     try:
         with step_deadline(left_s):
-            outcome = execute(step, message_id)
+            outcome = execute(step, message_id, loaded=loaded)
         kind = outcome.kind
         return outcome
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:

@@ -169,12 +169,14 @@ def commit_at_once(
     change: Change,
     audit_head: tuple[int, str],
     actor: Actor = "worker",
-) -> None:
+) -> Message:
     """Apply `change` in ONE autocommit statement (one round trip instead of BEGIN,
     UPDATE, INSERT and COMMIT): a data-modifying CTE updates the message if it is still
     at `message.version` (and sets its chain head to the last event) and, only when it
     did, inserts the step's audit events, chained after `audit_head`, and runs the
     change's extra UPDATEs. Postgres runs the statement atomically.
+
+    Returns the message's row as the statement left it (`after_commit`).
 
     Raises:
         StaleMessage: someone else committed first.
@@ -203,6 +205,7 @@ def commit_at_once(
     values = _message_values(message, change)
     if head != audit_head:  # the message's head moves with its events
         values |= {"audit_seq": head[0], "audit_hash": head[1]}
+    written = dict(values)
     cost = values.pop("cost_usd", None)
     params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
     params |= {"m_id": message.id, "m_version": message.version}
@@ -220,6 +223,28 @@ def commit_at_once(
     if conn.execute(statement, params).scalar_one() != 1:
         raise StaleMessage(message.id)
     events.observe(rows)  # autocommit: the statement above committed them
+    return after_commit(message, change, written, head)
+
+
+_COST_SCALE = Decimal(1).scaleb(-getattr(_MESSAGES.c.cost_usd.type, "scale", 8))  # Numeric(14, 8)
+_MESSAGE_COLUMNS = tuple(c.name for c in _MESSAGES.columns)
+_JSON_COLUMNS = frozenset(c.name for c in _MESSAGES.columns if isinstance(c.type, sa.JSON))
+
+
+def after_commit(
+    message: Message, change: Change, written: dict[str, Any], head: tuple[int, str]
+) -> Message:
+    """The message's row as `commit_at_once` left it, built from the values it wrote:
+    the version taken up, the cost added (at the column's scale), JSON columns as they
+    read back, the chain head."""
+    values = dict(written)
+    if "cost_usd" in values:
+        values["cost_usd"] = (message.cost_usd + change.cost_usd).quantize(_COST_SCALE)
+    for name in _JSON_COLUMNS.intersection(values):
+        if values[name] is not None:
+            values[name] = json.loads(json.dumps(values[name]))
+    row = {name: getattr(message, name) for name in _MESSAGE_COLUMNS}
+    return Message(**(row | values | {"audit_seq": head[0], "audit_hash": head[1]}))
 
 
 # Built once per shape of update (its columns) and reused: SQLAlchemy then skips both
