@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     web_concurrency: int | None = Field(default=None, gt=0)
     worker_pool: Literal["threads", "prefork"] | None = None
     worker_concurrency: int | None = Field(default=None, gt=0, validate_default=True)
+    # Processes of a threads-pool worker, forked after its warm-up (app/broker/processes.py);
+    # WORKER_CONCURRENCY threads each. Unset here: 1; the Procfile's default is 2.
+    worker_processes: int = Field(default=1, ge=1, le=16)
     # A worker that consumes the next step's queue runs that step in the same task
     # instead of a round trip through Redis (app/pipeline/task.py); false: one step per task.
     keel_run_on: bool = True

@@ -25,7 +25,7 @@ from app.pipeline.schemas import MessageIn
 from app.policy import get_policy
 from app.providers import reset_clients
 from app.state import reset_redis
-from bench.stack import REDIS_URL, Stack, cpu_s, machine_busy_s, peer_ports, rss_mb
+from bench.stack import REDIS_URL, Stack, cpu_s, machine_busy_s, peer_ports, pss_mb, rss_mb
 
 SETTLED = ("sent", "no_reply", "escalated", "dead", "rejected")
 
@@ -36,7 +36,8 @@ class RunResult:
     seconds: float
     cpu_s: float  # the worker's processes
     machine_s: float = 0.0  # every process on the machine: Postgres, Redis, simulator...
-    rss_samples_mb: list[float] = field(default_factory=list)
+    rss_samples_mb: list[float] = field(default_factory=list)  # summed over the tree
+    pss_samples_mb: list[float] = field(default_factory=list)  # shared pages once
     # Most connections the worker held at once to Redis and to Postgres (sampled).
     peak_redis_connections: int = 0
     peak_postgres_connections: int = 0
@@ -127,6 +128,7 @@ def run_keel(
     started = time.monotonic()
     enqueue_many((("ingest", mid, None) for mid in ids), policy=policy)
     samples: list[float] = []
+    pss_samples: list[float] = []
     peak_redis = peak_postgres = 0
     redis_port = urlsplit(REDIS_URL).port or 6379
     postgres_port = urlsplit(stack.env["DATABASE_URL"]).port or 5432
@@ -135,6 +137,7 @@ def run_keel(
         now = time.monotonic()
         if sample_every_s and now >= next_sample:
             samples.append(rss_mb(worker.pid))
+            pss_samples.append(pss_mb(worker.pid))
             ports = peer_ports(worker.pid)
             peak_redis = max(peak_redis, ports[redis_port])
             peak_postgres = max(peak_postgres, ports[postgres_port])
@@ -157,6 +160,7 @@ def run_keel(
         cpu_s=cpu,
         machine_s=machine,
         rss_samples_mb=samples,
+        pss_samples_mb=pss_samples,
         peak_redis_connections=peak_redis,
         peak_postgres_connections=peak_postgres,
     )
@@ -168,26 +172,30 @@ def _simulator_calls(stack: Stack) -> int:
 
 
 def run_baseline(
-    stack: Stack, *, n: int, pool: str, concurrency: int, latency_s: float
+    stack: Stack, *, n: int, pool: str, concurrency: int, latency_s: float, processes: int = 1
 ) -> RunResult:
-    """The same number of hops through bare Celery tasks."""
+    """The same number of hops through bare Celery tasks, in `processes` workers."""
     from bench import baseline
 
     namespace = f"bench-baseline-{secrets.token_hex(4)}"
-    worker = stack.start_worker(
-        app="bench.baseline",
-        queues="bench",
-        pool=pool,
-        concurrency=concurrency,
-        extra_env={"BENCH_NAMESPACE": namespace, "BENCH_LATENCY_S": str(latency_s)},
-    )
+    workers = [
+        stack.start_worker(
+            app="bench.baseline",
+            queues="bench",
+            pool=pool,
+            concurrency=concurrency,
+            extra_env={"BENCH_NAMESPACE": namespace, "BENCH_LATENCY_S": str(latency_s)},
+        )
+        for _ in range(processes)
+    ]
     baseline.app.conf.broker_transport_options = {
         "visibility_timeout": 3600,
         "global_keyprefix": f"{namespace}:",
     }
     baseline.app._after_fork()
     counter = redis.Redis.from_url(REDIS_URL)
-    cpu_before, machine_before = cpu_s(worker.pid), machine_busy_s()
+    cpu_before = sum(cpu_s(w.pid) for w in workers)
+    machine_before = machine_busy_s()
     started = time.monotonic()
     with baseline.app.producer_or_acquire() as producer:
         for i in range(n):
@@ -197,8 +205,10 @@ def run_baseline(
             raise TimeoutError("baseline did not finish")
         time.sleep(0.05)
     elapsed = time.monotonic() - started
-    cpu, machine = cpu_s(worker.pid) - cpu_before, machine_busy_s() - machine_before
-    stack.group.stop(worker)
+    cpu = sum(cpu_s(w.pid) for w in workers) - cpu_before
+    machine = machine_busy_s() - machine_before
+    for worker in workers:
+        stack.group.stop(worker)
     for key in counter.scan_iter(match=f"{namespace}:*"):
         counter.delete(key)
     return RunResult(messages=n, seconds=elapsed, cpu_s=cpu, machine_s=machine)

@@ -65,6 +65,22 @@ def rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional memory of a process tree, in MiB: each page shared by n processes
+    counts 1/n in each, so forked copies' shared pages count once in the sum, as a
+    dyno's memory (its cgroup) counts them."""
+    total_kb = 0
+    for p in tree(pid):
+        try:
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^Pss:\s+(\d+)", text, re.MULTILINE)
+        if match:
+            total_kb += int(match.group(1))
+    return total_kb / 1024
+
+
 def peer_ports(pid: int) -> collections.Counter[int]:
     """Established TCP connections of a process tree, by the remote port (from /proc)."""
     inodes: set[str] = set()
@@ -199,6 +215,18 @@ def procfile_worker_pool(env: dict[str, str] | None = None) -> tuple[str, int]:
     if pool is None or concurrency is None:
         raise ValueError(f"the Procfile's worker names no --pool and --concurrency: {line}")
     return pool.group(1), int(concurrency.group(1))
+
+
+def procfile_worker_processes(env: dict[str, str] | None = None) -> int:
+    """WORKER_PROCESSES as the Procfile's worker line sets it (1 if it does not)."""
+    values = env or {}
+    line = re.sub(
+        r"\$\{(\w+):-([^}]*)\}",
+        lambda m: values.get(m.group(1)) or m.group(2),
+        procfile()["worker"],
+    )
+    found = re.search(r"WORKER_PROCESSES=(\d+)", line)
+    return int(found.group(1)) if found else 1
 
 
 @contextmanager

@@ -1,8 +1,8 @@
 """Wiring Sentry and JSON logs into the worker and beat through Celery's signals.
 
 `celeryd_init` and `beat_init` start Sentry in those processes only (importing
-`tasks` from the API or a test does nothing); `worker_init` (threads) or
-`worker_process_init` (each prefork child, after the fork) starts trace export, and
+`tasks` from the API or a test does nothing); `start_worker_observability` (each
+threads-pool process) or `worker_process_init` (each prefork child) starts trace export, and
 the warm shutdown's signals flush it; `setup_logging` makes Celery leave the
 root logger to us; `task_prerun`/`task_postrun` bind the task's message id, step and
 task id to its log lines and Sentry scope, and log each step's outcome.
@@ -44,13 +44,15 @@ def _is_prefork(worker: Any) -> bool:
     return "prefork" in str(name)
 
 
-def _on_worker_main_init(sender: Any = None, **_: Any) -> None:
-    """In the worker's main process, before its pool starts: trace export and the
-    metrics port here for a threads or solo pool; a prefork pool's children start
-    their own export after the fork (`_on_worker_child_init`)."""
-    if not _is_prefork(sender):
+def start_worker_observability(worker: Any, *, serve_metrics: bool = True) -> None:
+    """In each worker process, before its pool starts (`tasks` calls it at `worker_init`,
+    after forking WORKER_PROCESSES): trace export here for a threads or solo pool (a
+    prefork pool's children start their own after the fork, `_on_worker_child_init`),
+    and the metrics port in the first process only."""
+    if not _is_prefork(worker):
         init_tracing("worker")
-    serve_worker_metrics()
+    if serve_metrics:
+        serve_worker_metrics()
 
 
 def _on_worker_child_init(**_: Any) -> None:
@@ -105,7 +107,6 @@ def _on_task_postrun(
 def install_celery_hooks() -> None:
     """Connect the handlers (strongly: they are module functions)."""
     signals.celeryd_init.connect(_on_worker_init, weak=False)
-    signals.worker_init.connect(_on_worker_main_init, weak=False)
     signals.worker_process_init.connect(_on_worker_child_init, weak=False)
     signals.worker_process_shutdown.connect(_on_worker_child_shutdown, weak=False)
     signals.worker_shutdown.connect(_on_worker_shutdown, weak=False)

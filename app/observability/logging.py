@@ -10,13 +10,14 @@ logged by type and stack, not by message, which may echo input.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import json
 import logging
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from app.observability.scrub import scrub_text
@@ -56,6 +57,16 @@ def unbind_task_context(token: contextvars.Token[dict[str, str] | None]) -> None
     _task_context.reset(token)
 
 
+@contextlib.contextmanager
+def step_context(step: str) -> Iterator[None]:
+    """Log lines inside the block name `step` (a task running on to its next step)."""
+    token = _task_context.set({**(_task_context.get() or {}), "step": step})
+    try:
+        yield
+    finally:
+        _task_context.reset(token)
+
+
 def _trace_id() -> str | None:
     """The exported trace's id (the message's, inside a step) when trace export is on,
     else Sentry's."""
@@ -88,6 +99,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": scrub_text(_message(record)),
+            "pid": record.process,  # a worker dyno runs several processes
         }
         if _component:
             line["component"] = _component

@@ -13,6 +13,7 @@ so a task stays inside Celery's time limits however many steps it runs."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,11 +26,13 @@ from app.broker.queues import STEP_MARGIN_S, TASK_SOFT_TIME_LIMIT_S
 from app.errors import DatabaseUnavailable
 from app.lifecycle import Step
 from app.observability import counters
+from app.observability.logging import step_context
 from app.pipeline import crashes
 from app.pipeline.runner import Loaded, Outcome, execute, give_up_poison, out_of_time
 from app.policy import get_policy
 from app.providers.deadline import step_deadline
 
+log = logging.getLogger("keel.tasks")
 # A task starts another step only within this many seconds of its start, so the step
 # still has (soft limit - margin - this) = 35 s for its model calls before the limit.
 RUN_ON_WITHIN_S = 15.0
@@ -108,12 +111,14 @@ def run_steps(
 def _execute_counted(
     step: Step, message_id: str, *, left_s: float, queue: str | None, loaded: Loaded | None
 ) -> Outcome:
-    """One step, timed for /metrics; a soft time limit becomes `out_of_time`."""
+    """One step, timed for /metrics and logged with its outcome; a soft time limit
+    becomes `out_of_time`."""
     began = time.perf_counter()
     kind = "error"
     try:
-        with step_deadline(left_s):
+        with step_context(step), step_deadline(left_s):
             outcome = execute(step, message_id, loaded=loaded)
+            log.info("step finished", extra={"outcome": outcome.kind})
         kind = outcome.kind
         return outcome
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:

@@ -136,7 +136,7 @@ def test_a_worker_logs_each_step_as_json_with_message_id_and_outcome_and_no_text
     finished = {
         r["step"]: r["outcome"]
         for r in records
-        if r["msg"] == "task finished" and r.get("message_id") == message.id
+        if r["msg"] == "step finished" and r.get("message_id") == message.id
     }
     assert finished == {
         "ingest": "advanced",
