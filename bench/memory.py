@@ -161,6 +161,8 @@ def _role(pid: int, *, main: bool) -> str:
         return "main"
     if "spawn_main" in cmdline:
         return "child: a server process"
+    if "--pool threads" in cmdline:
+        return "child: a copy of the worker (WORKER_PROCESSES)"
     return "child: a pool process"
 
 

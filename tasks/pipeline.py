@@ -31,7 +31,11 @@ def _step_task(step: Step) -> Any:
         queues = _consumed_queues(self)
         try:
             ran = run_steps(
-                step, message_id, runs_here=None if queues is None else queues.__contains__
+                step,
+                message_id,
+                runs_here=None if queues is None else queues.__contains__,
+                holder=self.request.id,
+                redelivered=bool((self.request.delivery_info or {}).get("redelivered")),
             )
         except StepDatabaseUnavailable as exc:
             if exc.queue is None:

@@ -29,7 +29,7 @@ _BEGIN = """
 local n = redis.call('INCR', KEYS[1])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[3], 1, 'EX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
 return n
 """
 # Finish one step and start the next in the same task: uncount the first, count the
@@ -38,17 +38,18 @@ _HAND_OVER = """
 if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
 local n = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], 1, 'EX', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[2])
 return n
 """
 
 
-def begin(message_id: str, step: str) -> int:
-    """Count a start; returns the number of unfinished starts including this one."""
+def begin(message_id: str, step: str, *, holder: str = "1") -> int:
+    """Count a start, its lease held by `holder` (the running task's id); returns the
+    number of unfinished starts including this one."""
     r, k = get_redis(), keys()
     count = script(r, _BEGIN)(
         keys=[k.crashes(message_id, step), k.queued_marker(message_id), k.step_lease(message_id)],
-        args=[COUNTER_TTL_S, step_lease_s()],
+        args=[COUNTER_TTL_S, step_lease_s(), holder],
     )
     return int(count)
 
@@ -64,7 +65,7 @@ def end(message_id: str, step: str, *, mark_queued: bool = False) -> None:
     )
 
 
-def hand_over(message_id: str, done: str, starting: str) -> int:
+def hand_over(message_id: str, done: str, starting: str, *, holder: str = "1") -> int:
     """`done` finished and `starting` starts in the same task; returns the unfinished
     starts of `starting`, this one included."""
     r, k = get_redis(), keys()
@@ -74,7 +75,7 @@ def hand_over(message_id: str, done: str, starting: str) -> int:
             k.crashes(message_id, starting),
             k.step_lease(message_id),
         ],
-        args=[COUNTER_TTL_S, step_lease_s()],
+        args=[COUNTER_TTL_S, step_lease_s(), holder],
     )
     return int(count)
 

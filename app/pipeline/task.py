@@ -23,14 +23,23 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from app.broker import celery_app, enqueue, queue_for
 from app.broker.queues import STEP_MARGIN_S, TASK_SOFT_TIME_LIMIT_S
+from app.db.models import MessageState
 from app.errors import DatabaseUnavailable
 from app.lifecycle import Step
 from app.observability import counters
 from app.observability.logging import step_context
 from app.pipeline import crashes
-from app.pipeline.runner import Loaded, Outcome, execute, give_up_poison, out_of_time
+from app.pipeline.runner import (
+    Loaded,
+    Outcome,
+    execute,
+    give_up_poison,
+    load_message,
+    out_of_time,
+)
 from app.policy import get_policy
 from app.providers.deadline import step_deadline
+from app.state.leases import lease_holder
 
 log = logging.getLogger("keel.tasks")
 # A task starts another step only within this many seconds of its start, so the step
@@ -65,7 +74,12 @@ def run_step(step: Step, message_id: str) -> Outcome:
 
 
 def run_steps(
-    step: Step, message_id: str, *, runs_here: Callable[[str], bool] | None = None
+    step: Step,
+    message_id: str,
+    *,
+    runs_here: Callable[[str], bool] | None = None,
+    holder: str | None = None,
+    redelivered: bool = False,
 ) -> Ran:
     """Execute `step`, then each next step whose queue `runs_here`, in this task while
     it is young enough; enqueue the first next step that does not run here.
@@ -78,6 +92,12 @@ def run_steps(
     Model calls end before the task's soft time limit (`step_deadline`); reaching the limit
     anyway is handled as a late answer (`out_of_time`), never counted as a crash.
 
+    `holder` (the task's id) holds the step lease. A task redelivered because the worker
+    running it died (`redelivered`) finds the message at the step that worker had run on
+    to, its lease still held by this same task id: that step is orphaned, and the task
+    takes it over (counting the start, so a step that keeps killing workers still ends
+    `poison`). A step whose lease another task holds is left to it, as before.
+
     Raises:
         StepDatabaseUnavailable: the database is away; the message is still at the
             step the exception names.
@@ -86,7 +106,9 @@ def run_steps(
     task_began = time.monotonic()
     queue: str | None = None
     loaded: Loaded | None = None
-    started = crashes.begin(message_id, step)
+    if redelivered and holder is not None and runs_here is not None:
+        step, queue = _take_over(step, message_id, holder=holder, runs_here=runs_here)
+    started = crashes.begin(message_id, step, holder=holder or "1")
     while True:
         if started > policy.retries.poison_after_crashes:
             crashes.clear(message_id, step)
@@ -99,13 +121,34 @@ def run_steps(
         if advance is not None and runs_here is not None:
             next_queue = queue_for(advance, tier=outcome.tier, policy=policy)
             if time.monotonic() - task_began < RUN_ON_WITHIN_S and runs_here(next_queue):
-                started = crashes.hand_over(message_id, step, advance)
+                started = crashes.hand_over(message_id, step, advance, holder=holder or "1")
                 step, queue, loaded = advance, next_queue, outcome.committed
                 continue
         crashes.end(message_id, step, mark_queued=advance is not None)
         if advance is not None:
             enqueue(advance, message_id, tier=outcome.tier, policy=policy, marked=True)
         return Ran(step, outcome, queue)
+
+
+def _take_over(
+    step: Step, message_id: str, *, holder: str, runs_here: Callable[[str], bool]
+) -> tuple[Step, str | None]:
+    """The step to start a redelivered task at: its own, or the one an earlier delivery
+    of it ran on to and died in (the lease is still this task id's)."""
+    if lease_holder(message_id) != holder:
+        return step, None
+    loaded = load_message(message_id)
+    if loaded is None:
+        return step, None
+    message = loaded.message
+    if MessageState(message.state).is_terminal or message.next_step in (None, step):
+        return step, None
+    later = Step(message.next_step)
+    queue = queue_for(later, tier=message.tier, policy=get_policy())
+    if not runs_here(queue):
+        return step, None
+    log.warning("taking over the step a dead worker ran on to", extra={"step": str(later)})
+    return later, queue
 
 
 def _execute_counted(

@@ -19,8 +19,16 @@ def step_lease_s() -> int:
 
 
 def renew_lease(message_id: str) -> None:
-    """The step is alive and about to wait: keep its lease (if it holds one)."""
-    get_redis().set(keys().step_lease(message_id), 1, ex=step_lease_s(), xx=True)
+    """The step is alive and about to wait: keep its lease (if it holds one), and its
+    holder."""
+    get_redis().expire(keys().step_lease(message_id), step_lease_s())
+
+
+def lease_holder(message_id: str) -> str | None:
+    """Who holds the message's step lease (the task id of the task running it), if
+    anyone does."""
+    value = get_redis().get(keys().step_lease(message_id))
+    return None if value is None else value.decode() if isinstance(value, bytes) else str(value)
 
 
 def live_leases(message_ids: list[str]) -> set[str]:

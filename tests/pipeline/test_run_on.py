@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.lifecycle import Step
-from app.pipeline import task
+from app.pipeline import crashes, task
 from app.pipeline.runner import execute, load_message
 from app.pipeline.task import run_steps, send_later
 from app.state import get_redis, keys
@@ -113,3 +113,27 @@ def test_a_step_run_on_to_that_must_be_tried_again_names_its_own_queue(
     assert live_leases([mid]) == set()  # the retry is a new start
     send_later(ran.step, mid, queue=ran.queue, countdown_s=ran.outcome.retry_in_s)
     assert queued("keel.deliver") == 1
+
+
+def test_a_task_redelivered_after_its_worker_died_takes_over_the_step_it_had_run_on_to(
+    simulator: str, receiver: Any, open_window_policy: str
+) -> None:
+    """The worker ran `ingest`'s task on into `classify` and died there: Celery hands
+    `ingest`'s task (same id) to another worker, which must run `classify`, not skip."""
+    mid = new_message()
+    assert execute("ingest", mid).kind == "advanced"
+    crashes.hand_over(mid, "ingest", "classify", holder="task-1")  # then the worker died
+    ran = run_steps(Step.ingest, mid, runs_here=EVERY_QUEUE, holder="task-1", redelivered=True)
+    assert ran.step == Step.deliver and load(mid).state == "sent"
+    assert get_redis().get(keys().crashes(mid, "classify")) == b"1"  # the dead start counts
+
+
+def test_a_redelivered_task_leaves_a_step_another_task_is_running(
+    simulator: str, receiver: Any, open_window_policy: str
+) -> None:
+    mid = new_message()
+    assert execute("ingest", mid).kind == "advanced"
+    crashes.begin(mid, "classify", holder="task-2")  # another worker runs classify now
+    ran = run_steps(Step.ingest, mid, runs_here=EVERY_QUEUE, holder="task-1", redelivered=True)
+    assert (ran.step, ran.outcome.kind) == (Step.ingest, "skipped")
+    assert load(mid).next_step == "classify" and sim_calls(simulator) == 0
