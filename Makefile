@@ -37,6 +37,7 @@ lint: install
 # model latency, where the processes' memory goes; rewrites BENCHMARKS.md.
 bench: install services
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.shapes
 	$(BIN)/python -m bench.memory --variant WORKER_POOL=prefork,WORKER_CONCURRENCY=4
 	$(BIN)/python bench/guardrails_bench.py
 	$(BIN)/python bench/local_tier_bench.py

@@ -57,9 +57,9 @@ task_time_limit = TASK_TIME_LIMIT_S
 worker_cancel_long_running_tasks_on_connection_loss = True
 
 # Heroku sends SIGTERM, then SIGKILL 30 s later. With REMAP_SIGTERM=SIGQUIT (set in the
-# Procfile) SIGTERM starts a soft shutdown: running tasks get 20 s to finish, then the
-# cold shutdown requeues the unacked ones instead of losing them.
-worker_soft_shutdown_timeout = 20.0
+# Procfile) SIGTERM starts a soft shutdown: running tasks get 20 s (KEEL_SOFT_SHUTDOWN_S)
+# to finish, then the cold shutdown requeues the unacked ones instead of losing them.
+worker_soft_shutdown_timeout = _settings.keel_soft_shutdown_s
 worker_enable_soft_shutdown_on_idle = True
 
 task_queues = [Queue(name) for name in ALL_QUEUES]

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     # Processes of a threads-pool worker, forked after its warm-up (app/broker/processes.py);
     # WORKER_CONCURRENCY threads each. Unset here: 1; the Procfile's default is 2.
     worker_processes: int = Field(default=1, ge=1, le=16)
+    # Seconds a SIGTERMed worker gives running tasks before putting them back on the queue:
+    # inside Heroku's 30 s before SIGKILL (a platform with a shorter stop timeout sets less).
+    keel_soft_shutdown_s: float = Field(default=20.0, ge=0, le=25)
     # A worker that consumes the next step's queue runs that step in the same task
     # instead of a round trip through Redis (app/pipeline/task.py); false: one step per task.
     keel_run_on: bool = True

@@ -124,6 +124,9 @@ def keel_env(
         "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/anthropic",
         "OPENAI_BASE_URL": "http://127.0.0.1:9/openai/v1",
         "KEEL_MODEL_TIMEOUT_S": "5",
+        # Workers a test stops exit in seconds, not after the 20 s soft shutdown (the
+        # chaos stacks, which test that shutdown, keep the default).
+        "KEEL_SOFT_SHUTDOWN_S": "2",
     }
     _apply_env(monkeypatch, env)
     yield env

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sentry_sdk
 import sqlalchemy as sa
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -159,7 +160,12 @@ def _execute_counted(
     began = time.perf_counter()
     kind = "error"
     try:
-        with step_context(step), step_deadline(left_s):
+        sentry_sdk.set_tag("step", str(step))  # the step run on to, not the task's
+        with (
+            sentry_sdk.start_span(op="keel.step", name=str(step)),
+            step_context(step),
+            step_deadline(left_s),
+        ):
             outcome = execute(step, message_id, loaded=loaded)
             log.info("step finished", extra={"outcome": outcome.kind})
         kind = outcome.kind
