@@ -1,7 +1,7 @@
 """Why the worker's default is two processes of 32 threads: the same messages at 1 s of
 model latency through workers of other shapes (one process of 64 threads, the default
-before; one of 32; two of 32, the Procfile's default), each against the same stack,
-measuring messages per second and the CPU each message costs the worker's processes.
+before; one of 32; two of 32, the Procfile's default), each against the same kind of
+stack, measuring messages per second and the CPU each message costs.
 `make bench` runs it and rewrites the "Worker shapes" section of BENCHMARKS.md."""
 
 from __future__ import annotations
@@ -89,12 +89,17 @@ def main() -> None:
             for r in runs
         ),
         "",
-        "One process of 64 threads spends more CPU per message than one of 32 (its threads "
-        "contend for the interpreter) and is held to one core; one of 32 is held by its "
-        "threads (32 calls in flight, about 1.2 s of model time per message). Two of 32 "
-        "hold as many calls as one of 64 at the lower CPU per message, on two cores: the "
-        "Procfile's default (`app/broker/processes.py` forks the second after the warm-up, "
-        "so they share memory; the workers here are started apart).",
+        *(
+            f"- {r.processes} x {r.threads}: {r.cpu_ms * r.per_s / 1000:.2f} of a core "
+            f"for {r.per_s:.1f} messages/s."
+            for r in runs
+        ),
+        "",
+        "One process computes on one core at most, and 32 threads hold 32 model calls at "
+        "once (about 1.2 s of model time per message at 1 s a call); 64 threads in one "
+        "process hold more calls but stay on that one core. Two processes of 32 threads "
+        "use two cores: the Procfile's default (`app/broker/processes.py` forks the second "
+        "after the warm-up, so they share memory; the workers here are started apart).",
     ]
     if not args.no_write:
         write_section(HERE.parent / "BENCHMARKS.md", "## Worker shapes", lines)

@@ -204,12 +204,7 @@ def procfile() -> dict[str, str]:
 def procfile_worker_pool(env: dict[str, str] | None = None) -> tuple[str, int]:
     """The pool and concurrency the Procfile's worker runs with, its `${VAR:-default}`s
     expanded from `env` (default: none set, the defaults)."""
-    values = env or {}
-    line = re.sub(
-        r"\$\{(\w+):-([^}]*)\}",
-        lambda m: values.get(m.group(1)) or m.group(2),
-        procfile()["worker"],
-    )
+    line = _worker_line(env)
     pool = re.search(r"--pool[ =](\S+)", line)
     concurrency = re.search(r"--concurrency[ =](\d+)", line)
     if pool is None or concurrency is None:
@@ -219,14 +214,18 @@ def procfile_worker_pool(env: dict[str, str] | None = None) -> tuple[str, int]:
 
 def procfile_worker_processes(env: dict[str, str] | None = None) -> int:
     """WORKER_PROCESSES as the Procfile's worker line sets it (1 if it does not)."""
+    found = re.search(r"WORKER_PROCESSES=(\d+)", _worker_line(env))
+    return int(found.group(1)) if found else 1
+
+
+def _worker_line(env: dict[str, str] | None) -> str:
+    """The Procfile's worker line, its `${VAR:-default}`s expanded from `env`."""
     values = env or {}
-    line = re.sub(
+    return re.sub(
         r"\$\{(\w+):-([^}]*)\}",
         lambda m: values.get(m.group(1)) or m.group(2),
         procfile()["worker"],
     )
-    found = re.search(r"WORKER_PROCESSES=(\d+)", line)
-    return int(found.group(1)) if found else 1
 
 
 @contextmanager

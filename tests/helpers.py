@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
+from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -79,3 +82,14 @@ def always_open_policy(
     path = Path(tmp_dir) / "policy.toml"
     path.write_text(text, "utf-8")
     return str(path)
+
+
+def poll(predicate: Callable[[], Any], timeout_s: float = 60, every_s: float = 0.25) -> Any:
+    """The first truthy value `predicate` returns before the deadline, or None."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(every_s)
+    return None

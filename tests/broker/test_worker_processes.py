@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 
 from app.broker import enqueue_many
 from app.policy import get_policy
+from tests.helpers import poll
 from tests.pipeline.test_steps import load, new_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,13 +47,9 @@ def memory_kb(pid: int, field: str) -> int:
 
 
 def wait_for(condition: Callable[[], Any], *, what: str, timeout_s: float = STOP_TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not within {timeout_s} s")
+    value = poll(condition, timeout_s, every_s=0.2)
+    assert value, f"{what}: not within {timeout_s} s"
+    return value
 
 
 def gone(pid: int) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from app.db import session_scope
 from app.db.models import Message
 from app.demo import procs
-from tests.helpers import API_KEY
+from tests.helpers import API_KEY, poll
 from tests.observability.sentry_receiver import SentryReceiver
 
 TEXT = "Hola, soy Zanahoria Quetzal, ¿cuánto cuesta el curso intensivo?"
@@ -69,16 +68,6 @@ def stack(
         group.stop_all()
 
 
-def wait_for(predicate: Any, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.25)
-    return None
-
-
 @pytest.mark.slow
 def test_a_task_error_reaches_sentry_with_the_api_trace_and_without_text_or_contact(
     stack: str, sentry: SentryReceiver, tmp_path: Path
@@ -104,7 +93,7 @@ def test_a_task_error_reaches_sentry_with_the_api_trace_and_without_text_or_cont
     def error_events() -> list[dict[str, Any]]:
         return [e for e in sentry.items("event") if e.get("exception")]
 
-    events = wait_for(error_events)
+    events = poll(error_events)
     assert events, "no error event reached the Sentry receiver"
 
     # Then the error carries the API request's trace, the message id and the step
@@ -128,9 +117,7 @@ def test_a_task_error_reaches_sentry_with_the_api_trace_and_without_text_or_cont
             if span.get("op") == "keel.step"
         }
 
-    steps = wait_for(
-        lambda: steps_in_trace() >= {"ingest", "classify", "draft", "check", "deliver"}
-    )
+    steps = poll(lambda: steps_in_trace() >= {"ingest", "classify", "draft", "check", "deliver"})
     assert steps, sorted(t["transaction"] for t in sentry.items("transaction"))
 
     # And nothing the customer wrote, nor who they are, is anywhere in what was sent

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from celery.schedules import crontab
 
 from app.demo import procs
 from app.observability.sentry import crons_excluded
+from tests.helpers import poll
 from tests.observability.sentry_receiver import SentryReceiver
 
 HEARTBEAT = "keel-heartbeat"
@@ -49,16 +49,6 @@ def beat_and_worker(
                 print(f"--- {log.name} ---\n{text[-4000:]}")
 
 
-def _wait_for(predicate: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.25)
-    return None
-
-
 def test_the_heartbeat_is_the_one_beat_entry_crons_can_watch() -> None:
     import celeryconfig
 
@@ -85,7 +75,7 @@ def test_beat_and_a_worker_check_in_the_heartbeat_with_its_slug(
         done = {k: v for k, v in by_id.items() if {c["status"] for c in v} >= {"ok"}}
         return done or None
 
-    done = _wait_for(heartbeat_done, FIRST_TICK_DEADLINE_S)
+    done = poll(heartbeat_done, FIRST_TICK_DEADLINE_S)
 
     # Then Sentry got `in_progress` then `ok` for one check-in of the heartbeat's monitor
     check_ins = sentry.items("check_in")
