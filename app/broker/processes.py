@@ -1,8 +1,8 @@
 """One worker, several processes: WORKER_PROCESSES copies of a warmed-up worker.
 
-One Python process runs Keel's steps on one core at most, and past about 32 threads its
-threads spend more CPU contending for the interpreter than working (BENCHMARKS.md, "What
-one dyno carries"). So the Procfile's worker runs two processes of 32 threads each: the
+One Python process runs Keel's steps on one core at most, whatever its threads
+(BENCHMARKS.md, "Worker shapes"). So the Procfile's worker runs two processes of 32
+threads each: the
 main process warms up (`app/pipeline/warmup.py`: the SDKs, lingua, the local model),
 freezes what it loaded out of the garbage collector's reach, and forks; each copy then
 starts its own broker connection, database pool and thread pool, and shares the

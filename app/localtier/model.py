@@ -88,7 +88,7 @@ class LocalModel:
         if not texts:
             return []
         if self._fast is None:
-            self._fast = _Compiled.of(self.pipeline)
+            self._fast = _Compiled(self.pipeline)
         probabilities = self._fast.predict_proba(list(texts))
         classes = self.pipeline.classes_
         best = probabilities.argmax(axis=1)
@@ -136,15 +136,13 @@ class _Compiled:
             self.vectorizers = [t for _, t in features.transformer_list]
             self.coef_t = estimator.coef_.T
             self.intercept = estimator.intercept_
-            self.a = [c.a_ for c in only.calibrators]
-            self.b = [c.b_ for c in only.calibrators]
+            import numpy as np
+
+            self.a = np.asarray([c.a_ for c in only.calibrators])
+            self.b = np.asarray([c.b_ for c in only.calibrators])
         except (AttributeError, KeyError, ValueError):
             return
         self.exact = True
-
-    @classmethod
-    def of(cls, pipeline: Pipeline) -> _Compiled:
-        return cls(pipeline)
 
     def predict_proba(self, texts: list[str]) -> Any:
         if not self.exact:
@@ -155,8 +153,7 @@ class _Compiled:
 
         features = sp.hstack([v.transform(texts) for v in self.vectorizers]).tocsr()
         scores = np.asarray(features @ self.coef_t) + self.intercept
-        a, b = np.asarray(self.a), np.asarray(self.b)
-        proba = expit(-(a * scores + b))
+        proba = expit(-(self.a * scores + self.b))
         denominator = proba.sum(axis=1)[:, np.newaxis]
         uniform = np.full_like(proba, 1 / proba.shape[1])
         proba = np.divide(proba, denominator, out=uniform, where=denominator != 0)

@@ -193,7 +193,7 @@ def test_the_compiled_arithmetic_gives_the_pipelines_own_probabilities() -> None
     from app.localtier.model import _Compiled
 
     model = load_model(MODEL)
-    compiled = _Compiled.of(model.pipeline)
+    compiled = _Compiled(model.pipeline)
     assert compiled.exact  # the shape `build_pipeline` makes is the one compiled
     texts = [row.text for row in read_labeled(HISTORY)] + [str(m["text"]) for m in load_inbox()]
     expected = model.pipeline.predict_proba(texts)
@@ -217,6 +217,6 @@ def test_a_pipeline_of_another_shape_is_not_compiled() -> None:
 
     other = Pipeline([("features", CountVectorizer()), ("classifier", DummyClassifier())])
     other.fit(["hola", "olá", "hello"], ["es", "pt", "en"])
-    compiled = _Compiled.of(other)
+    compiled = _Compiled(other)
     assert not compiled.exact
     assert compiled.predict_proba(["hola"]).shape == (1, 3)
