@@ -185,8 +185,8 @@ def commit_at_once(
     to = change.updates.get("state")
     check_transition(message.state, to if to is not None else message.state)
     head: tuple[int, str] = audit_head
-    columns: dict[str, list[Any]] = {name: [] for name in _EVENT_COLUMNS}
     rows: list[dict[str, Any]] = []
+    sent: list[dict[str, Any]] = []
     for action, detail in [*attempt_events(change.attempts), *change.events]:
         row = chained_row(
             head,
@@ -197,11 +197,9 @@ def commit_at_once(
             trace_id=message.trace_id,
             detail=detail,
         )
-        rows.append(dict(row))
+        rows.append(row)
         head = (row["seq"], row["hash"])
-        row["detail"] = json.dumps(row["detail"])
-        for name in _EVENT_COLUMNS:
-            columns[name].append(row[name])
+        sent.append({name: row[name] for name in _EVENT_COLUMNS} | {"at": row["at"].isoformat()})
     values = _message_values(message, change)
     if head != audit_head:  # the message's head moves with its events
         values |= {"audit_seq": head[0], "audit_hash": head[1]}
@@ -209,7 +207,7 @@ def commit_at_once(
     cost = values.pop("cost_usd", None)
     params: dict[str, Any] = {f"v_{name}": value for name, value in values.items()}
     params |= {"m_id": message.id, "m_version": message.version}
-    params |= {f"e_{name}": column for name, column in columns.items()}
+    params["events"] = json.dumps(sent)
     if cost is not None:
         params["v_cost_usd"] = change.cost_usd
     shape = (tuple(sorted(values)), cost is not None)
@@ -278,20 +276,18 @@ def _commit_statement(
     return sa.select(sa.func.count()).select_from(moved).add_cte(*ctes)
 
 
-# The events of `commit_at_once` travel as one array per column, unnested into rows.
+# The events of `commit_at_once` travel as one JSON array of rows, which Postgres turns
+# into rows (`json_to_recordset`): one text parameter to send instead of an array per
+# column, which psycopg adapts element by element in Python.
 _EVENT_COLUMNS = (*EVENT_COLUMNS, "hash_scheme")
-_ARRAY_TYPES: dict[str, Any] = {"seq": sa.Integer(), "at": sa.DateTime(timezone=True)}
+_EVENT_TYPES: dict[str, Any] = {
+    "seq": sa.Integer(),
+    "at": sa.DateTime(timezone=True),
+    "detail": postgresql.JSON(),
+}
 _UNNEST = (
-    sa.func.unnest(
-        *(
-            sa.bindparam(f"e_{name}", type_=postgresql.ARRAY(_ARRAY_TYPES.get(name, sa.Text())))
-            for name in _EVENT_COLUMNS
-        )
-    )
-    .table_valued(*_EVENT_COLUMNS)
-    .render_derived(name="e")
+    sa.func.json_to_recordset(sa.cast(sa.bindparam("events", type_=sa.Text()), postgresql.JSON))
+    .table_valued(*(sa.column(name, _EVENT_TYPES.get(name, sa.Text())) for name in _EVENT_COLUMNS))
+    .render_derived(name="e", with_types=True)
 )
-_UNNESTED = [
-    sa.cast(_UNNEST.c[name], sa.JSON) if name == "detail" else _UNNEST.c[name]
-    for name in _EVENT_COLUMNS
-]
+_UNNESTED = [_UNNEST.c[name] for name in _EVENT_COLUMNS]
