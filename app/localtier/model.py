@@ -138,9 +138,11 @@ class _Compiled:
                 return
             import numpy as np
 
-            self.vectorizers = [_Vectorizer.of(t) for _, t in features.transformer_list]
-            if features.transformer_weights or any(v is None for v in self.vectorizers):
+            found = [_Vectorizer.of(t) for _, t in features.transformer_list]
+            vectorizers = [v for v in found if v is not None]
+            if features.transformer_weights or len(vectorizers) != len(found):
                 return
+            self.vectorizers = vectorizers
             self.coef_t = np.ascontiguousarray(estimator.coef_.T)
             self.intercept = estimator.intercept_
             self.a = np.asarray([c.a_ for c in only.calibrators])
