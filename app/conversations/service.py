@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from app.conversations.store import ConversationView, is_opted_out, set_opted_out, view
 from app.conversations.turns import READ_MARGIN, Context, build_context, read_entries
-from app.conversations.withdraw import withdraw_earlier, withdraw_for_contact
+from app.conversations.withdraw import (
+    anything_to_withdraw,
+    withdraw_earlier,
+    withdraw_for_contact,
+)
 from app.db import autocommit_connection, session_scope
 from app.db.models import Message
 from app.policy import Policy
@@ -31,6 +35,10 @@ def context_for(message: Message, *, policy: Policy) -> Context:
 
 def take_over_turn(message: Message, conversation: ConversationView) -> list[str]:
     """Withdraw the conversation's earlier unanswered messages in favour of `message`."""
+    lease = conversation.lease_message_id
+    with autocommit_connection() as conn:
+        if not anything_to_withdraw(conn, carrier=message, lease_message_id=lease):
+            return []
     with session_scope() as session:
         return withdraw_earlier(
             session, carrier=message, lease_message_id=conversation.lease_message_id

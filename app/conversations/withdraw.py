@@ -5,6 +5,8 @@ one that answers them all."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -79,10 +81,8 @@ def withdraw_earlier(
     session: Session, *, carrier: Message, lease_message_id: str | None, actor: Actor = "worker"
 ) -> list[str]:
     """Withdraw every earlier unanswered message of the carrier's conversation in favour
-    of the carrier, whose reply answers the whole turn. Left alone: a message whose
-    reply is being sent (it holds the conversation's lease), one escalated without a
-    draft (it waits for a person on its own matter), one not yet through its input
-    checks (its opt-out must still be read). Returns the ids withdrawn."""
+    of the carrier, whose reply answers the whole turn (`_stays` says which stay).
+    Returns the ids withdrawn."""
     earlier = session.exec(
         select(Message).where(
             Message.conversation_ref == carrier.conversation_ref,
@@ -93,17 +93,46 @@ def withdraw_earlier(
     ).all()
     withdrawn = []
     for message in earlier:
-        if message.state == MessageState.escalated and not message.reply_text:
-            continue
-        if message.state == MessageState.received and message.next_step == Step.ingest:
-            continue
-        if message.id == lease_message_id and message.next_step == Step.deliver:
+        if _stays(message, lease_message_id=lease_message_id):
             continue
         if withdraw(
             session, message, reason=reason_for(message), answered_by=carrier.id, actor=actor
         ):
             withdrawn.append(message.id)
     return withdrawn
+
+
+_EARLIER = sa.select(
+    MESSAGES.c.id, MESSAGES.c.state, MESSAGES.c.next_step, MESSAGES.c.reply_text
+).where(
+    MESSAGES.c.conversation_ref == sa.bindparam("c"),
+    MESSAGES.c.id != sa.bindparam("m"),
+    MESSAGES.c.created_at <= sa.bindparam("at", type_=MESSAGES.c.created_at.type),
+    MESSAGES.c.state.in_([str(s) for s in WITHDRAWABLE]),
+)
+
+
+def anything_to_withdraw(
+    conn: sa.Connection, *, carrier: Message, lease_message_id: str | None
+) -> bool:
+    """Whether `withdraw_earlier` would find a message to withdraw: one read of a few
+    columns, so a turn of one message (most of them) opens no transaction."""
+    rows = conn.execute(
+        _EARLIER, {"c": carrier.conversation_ref, "m": carrier.id, "at": carrier.created_at}
+    ).all()
+    return any(not _stays(row, lease_message_id=lease_message_id) for row in rows)
+
+
+def _stays(message: Any, *, lease_message_id: str | None) -> bool:
+    """Left alone by a later message's turn: a message whose reply is being sent (it
+    holds the conversation's lease), one escalated without a draft (it waits for a
+    person on its own matter), one not yet through its input checks (its opt-out must
+    still be read). `message`: a Message or a row of `_EARLIER`."""
+    if message.state == MessageState.escalated and not message.reply_text:
+        return True
+    if message.state == MessageState.received and message.next_step == Step.ingest:
+        return True
+    return message.id == lease_message_id and message.next_step == Step.deliver
 
 
 def withdraw_for_contact(
