@@ -48,8 +48,8 @@ def audit_dropped() -> Iterator[None]:
     """Steps commit their state with no audit events (for this measurement only)."""
     saved = (transition.attempt_events, runner.commit_at_once, runner.commit_change)
 
-    def at_once(conn: Any, *, change: transition.Change, **kw: Any) -> Any:
-        return saved[1](conn, change=dataclasses.replace(change, events=[]), **kw)
+    def at_once(*, change: transition.Change, **kw: Any) -> Any:
+        return saved[1](change=dataclasses.replace(change, events=[]), **kw)
 
     def in_session(session: Any, *, change: transition.Change, **kw: Any) -> None:
         saved[2](session, change=dataclasses.replace(change, events=[]), **kw)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
 from app.conversations.store import CONVERSATIONS, view
 from app.conversations.window import reply_window_open
-from app.db import autocommit_connection
+from app.db import direct
 from app.db.models import Message, MessageState, Review, utcnow
 from app.lifecycle import Step
 from app.policy import Policy
@@ -50,7 +51,7 @@ _HOLDER_SENDING = (
     sa.exists()
     .where(
         _holder.c.id == CONVERSATIONS.c.lease_message_id,
-        _holder.c.state.in_([MessageState.drafted, MessageState.scheduled]),
+        direct.one_of(_holder.c.state, [MessageState.drafted, MessageState.scheduled]),
         _holder.c.next_step == Step.deliver.value,
     )
     .correlate(CONVERSATIONS)
@@ -79,42 +80,39 @@ _TAKE = (
 )
 
 
-def approved_by_a_person(conn: sa.Connection, message_id: str) -> bool:
-    row = conn.execute(
-        sa.select(REVIEWS.c.id).where(
-            REVIEWS.c.message_id == message_id, REVIEWS.c.status == "approved"
-        )
-    ).first()
-    return row is not None
+_APPROVED = sa.select(REVIEWS.c.id).where(
+    REVIEWS.c.message_id == sa.bindparam("m"), REVIEWS.c.status == "approved"
+)
+
+
+def approved_by_a_person(message_id: str) -> bool:
+    return direct.execute(_APPROVED, {"m": message_id}).first() is not None
 
 
 def claim_delivery(message: Message, *, policy: Policy, now: dt.datetime) -> ClaimResult:
     """May this message's reply go now? Takes the conversation's lease when it may."""
     if message.conversation_ref is None:
         return ClaimResult(Claim.ok)
-    with autocommit_connection() as conn:
-        conversation = view(conn, message.conversation_ref)
-        if conversation is None:
-            return ClaimResult(Claim.ok)
-        if conversation.contact_opted_out and message.reason != OPT_OUT_CONFIRMATION:
-            return ClaimResult(Claim.opted_out)
-        hours = policy.reply_window_h(message.channel)
-        if not reply_window_open(
-            last_customer_at=conversation.last_customer_at, hours=hours, at=now
-        ):
-            return ClaimResult(Claim.window_closed)
-        latest = conversation.latest_message_id
-        human = latest != message.id and approved_by_a_person(conn, message.id)
-        taken = conn.execute(
-            _TAKE,
-            {
-                "c": conversation.id,
-                "m": message.id,
-                "any_turn": human,
-                "until": now + dt.timedelta(seconds=LEASE_NOTE_S),
-                "now": utcnow(),
-            },
-        ).rowcount
+    conversation = view(message.conversation_ref)
+    if conversation is None:
+        return ClaimResult(Claim.ok)
+    if conversation.contact_opted_out and message.reason != OPT_OUT_CONFIRMATION:
+        return ClaimResult(Claim.opted_out)
+    hours = policy.reply_window_h(message.channel)
+    if not reply_window_open(last_customer_at=conversation.last_customer_at, hours=hours, at=now):
+        return ClaimResult(Claim.window_closed)
+    latest = conversation.latest_message_id
+    human = latest != message.id and approved_by_a_person(message.id)
+    taken = direct.execute(
+        _TAKE,
+        {
+            "c": conversation.id,
+            "m": message.id,
+            "any_turn": human,
+            "until": now + dt.timedelta(seconds=LEASE_NOTE_S),
+            "now": utcnow(),
+        },
+    ).rowcount
     if taken == 1:
         return ClaimResult(Claim.ok)
     if latest != message.id and not human and conversation.lease_message_id != message.id:
@@ -122,15 +120,22 @@ def claim_delivery(message: Message, *, policy: Policy, now: dt.datetime) -> Cla
     return ClaimResult(Claim.busy)
 
 
-def release_statement(message: Message) -> sa.Update | None:
-    """Frees the lease in the commit that marks the reply sent."""
+_RELEASE = (
+    sa.update(CONVERSATIONS)
+    .where(
+        CONVERSATIONS.c.id == sa.bindparam("release_conversation"),
+        CONVERSATIONS.c.lease_message_id == sa.bindparam("release_holder"),
+    )
+    .values(lease_message_id=None, lease_until=None)
+)
+
+
+def release_statement(message: Message) -> tuple[sa.Update, dict[str, Any]] | None:
+    """Frees the lease in the commit that marks the reply sent: the statement and its
+    values."""
     if message.conversation_ref is None:
         return None
-    return (
-        sa.update(CONVERSATIONS)
-        .where(
-            CONVERSATIONS.c.id == message.conversation_ref,
-            CONVERSATIONS.c.lease_message_id == message.id,
-        )
-        .values(lease_message_id=None, lease_until=None)
-    )
+    return _RELEASE, {
+        "release_conversation": message.conversation_ref,
+        "release_holder": message.id,
+    }

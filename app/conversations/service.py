@@ -11,7 +11,7 @@ from app.conversations.withdraw import (
     withdraw_earlier,
     withdraw_for_contact,
 )
-from app.db import autocommit_connection, session_scope
+from app.db import session_scope
 from app.db.models import Message
 from app.policy import Policy
 
@@ -19,8 +19,7 @@ from app.policy import Policy
 def read_view(message: Message) -> ConversationView | None:
     if message.conversation_ref is None:
         return None
-    with autocommit_connection() as conn:
-        return view(conn, message.conversation_ref)
+    return view(message.conversation_ref)
 
 
 def context_for(message: Message, *, policy: Policy) -> Context:
@@ -28,26 +27,21 @@ def context_for(message: Message, *, policy: Policy) -> Context:
     if message.conversation_ref is None:
         return Context(text=message.text, history=())
     limit = policy.conversations.history_turns + READ_MARGIN
-    with autocommit_connection() as conn:
-        entries = read_entries(conn, message.conversation_ref, limit=limit)
+    entries = read_entries(message.conversation_ref, limit=limit)
     return build_context(entries, carrier=message, policy=policy)
 
 
 def take_over_turn(message: Message, conversation: ConversationView) -> list[str]:
     """Withdraw the conversation's earlier unanswered messages in favour of `message`."""
     lease = conversation.lease_message_id
-    with autocommit_connection() as conn:
-        if not anything_to_withdraw(conn, carrier=message, lease_message_id=lease):
-            return []
+    if not anything_to_withdraw(carrier=message, lease_message_id=lease):
+        return []  # no transaction for a turn of one message (most of them)
     with session_scope() as session:
-        return withdraw_earlier(
-            session, carrier=message, lease_message_id=conversation.lease_message_id
-        )
+        return withdraw_earlier(session, carrier=message, lease_message_id=lease)
 
 
 def contact_opted_out(message: Message) -> bool:
-    with autocommit_connection() as conn:
-        return is_opted_out(conn, channel=message.channel, contact_id=message.contact_id)
+    return is_opted_out(channel=message.channel, contact_id=message.contact_id)
 
 
 def opt_out_contact(message: Message) -> list[str]:

@@ -1,6 +1,7 @@
 """The conversation and contact rows: made or touched at intake, read by the steps, and
-changed by a handoff, a release, an opt-out or an opt-in. Every function works in the
-caller's transaction or connection."""
+changed by a handoff, a release, an opt-out or an opt-in. The writes work in the
+caller's transaction; the steps' reads (`view`, `is_opted_out`) run alone in autocommit
+(`app.db.direct`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from app.db import direct
 from app.db.models import Contact, Conversation, utcnow
 
 CONVERSATIONS: sa.Table = Conversation.__table__  # type: ignore[attr-defined]
@@ -118,8 +120,8 @@ _VIEW = (
 )
 
 
-def view(conn: sa.Connection | Session, conversation_ref: str) -> ConversationView | None:
-    row = conn.execute(_VIEW, {"id": conversation_ref}).mappings().first()
+def view(conversation_ref: str) -> ConversationView | None:
+    row = direct.execute(_VIEW, {"id": conversation_ref}).first()
     if row is None:
         return None
     values = dict(row)
@@ -155,10 +157,11 @@ def set_opted_out(session: Session, *, channel: str, contact_id: str, opted_out:
     )
 
 
-def is_opted_out(conn: sa.Connection | Session, *, channel: str, contact_id: str) -> bool:
-    row = conn.execute(
-        sa.select(CONTACTS.c.opted_out).where(
-            CONTACTS.c.channel == channel, CONTACTS.c.contact_id == contact_id
-        )
-    ).first()
-    return bool(row and row[0])
+_OPTED_OUT = sa.select(CONTACTS.c.opted_out).where(
+    CONTACTS.c.channel == sa.bindparam("channel"),
+    CONTACTS.c.contact_id == sa.bindparam("contact_id"),
+)
+
+
+def is_opted_out(*, channel: str, contact_id: str) -> bool:
+    return bool(direct.execute(_OPTED_OUT, {"channel": channel, "contact_id": contact_id}).scalar())

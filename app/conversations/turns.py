@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from app.db import direct
 from app.db.models import Message, MessageState
 from app.guardrails.injection import screen
 from app.policy import Policy
@@ -62,9 +63,9 @@ _READ = (
 )
 
 
-def read_entries(conn: sa.Connection, conversation_ref: str, *, limit: int) -> list[Entry]:
+def read_entries(conversation_ref: str, *, limit: int) -> list[Entry]:
     """The conversation's latest `limit` messages, oldest first."""
-    rows = conn.execute(_READ, {"c": conversation_ref, "n": limit}).mappings().all()
+    rows = direct.execute(_READ, {"c": conversation_ref, "n": limit}).rows
     return [Entry(**row) for row in reversed(rows)]
 
 

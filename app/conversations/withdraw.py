@@ -5,12 +5,11 @@ one that answers them all."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from app.audit import Actor, record
+from app.db import direct
 from app.db.models import Conversation, Message, MessageState, Review, utcnow
 from app.lifecycle import Step, move
 
@@ -93,7 +92,8 @@ def withdraw_earlier(
     ).all()
     withdrawn = []
     for message in earlier:
-        if _stays(message, lease_message_id=lease_message_id):
+        m = message
+        if _stays(m.id, m.state, m.next_step, m.reply_text, lease=lease_message_id):
             continue
         if withdraw(
             session, message, reason=reason_for(message), answered_by=carrier.id, actor=actor
@@ -108,31 +108,34 @@ _EARLIER = sa.select(
     MESSAGES.c.conversation_ref == sa.bindparam("c"),
     MESSAGES.c.id != sa.bindparam("m"),
     MESSAGES.c.created_at <= sa.bindparam("at", type_=MESSAGES.c.created_at.type),
-    MESSAGES.c.state.in_([str(s) for s in WITHDRAWABLE]),
+    direct.one_of(MESSAGES.c.state, [str(s) for s in WITHDRAWABLE]),
 )
 
 
-def anything_to_withdraw(
-    conn: sa.Connection, *, carrier: Message, lease_message_id: str | None
-) -> bool:
+def anything_to_withdraw(*, carrier: Message, lease_message_id: str | None) -> bool:
     """Whether `withdraw_earlier` would find a message to withdraw: one read of a few
     columns, so a turn of one message (most of them) opens no transaction."""
-    rows = conn.execute(
+    rows = direct.execute(
         _EARLIER, {"c": carrier.conversation_ref, "m": carrier.id, "at": carrier.created_at}
-    ).all()
-    return any(not _stays(row, lease_message_id=lease_message_id) for row in rows)
+    ).rows
+    return any(
+        not _stays(r["id"], r["state"], r["next_step"], r["reply_text"], lease=lease_message_id)
+        for r in rows
+    )
 
 
-def _stays(message: Any, *, lease_message_id: str | None) -> bool:
+def _stays(
+    message_id: str, state: str, next_step: str | None, reply_text: str | None, *, lease: str | None
+) -> bool:
     """Left alone by a later message's turn: a message whose reply is being sent (it
     holds the conversation's lease), one escalated without a draft (it waits for a
     person on its own matter), one not yet through its input checks (its opt-out must
-    still be read). `message`: a Message or a row of `_EARLIER`."""
-    if message.state == MessageState.escalated and not message.reply_text:
+    still be read)."""
+    if state == MessageState.escalated and not reply_text:
         return True
-    if message.state == MessageState.received and message.next_step == Step.ingest:
+    if state == MessageState.received and next_step == Step.ingest:
         return True
-    return message.id == lease_message_id and message.next_step == Step.deliver
+    return message_id == lease and next_step == Step.deliver
 
 
 def withdraw_for_contact(

@@ -6,19 +6,31 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from app.config import Settings, get_settings
-from app.db import autocommit_connection, session_scope
+from app.db import direct, get_engine, session_scope
 from app.db.models import Delivery, Message, MessageState, utcnow
 from app.delivery.webhook import idempotency_key, post_reply
 
 log = logging.getLogger("keel.delivery")
 
 _DELIVERIES: sa.Table = Delivery.__table__  # type: ignore[attr-defined]
+MARK_SENT = (
+    sa.update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == sa.bindparam("sent_delivery"))
+    .values(
+        attempts=sa.bindparam("sent_attempts"),
+        status="sent",
+        last_error=None,
+        last_status_code=sa.bindparam("sent_status"),
+        delivered_at=sa.bindparam("sent_at"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +41,19 @@ class Delivered:
     idempotency_key: str
     http_status: int | None
     attempts: int
-    mark_sent: sa.Update
+    delivery_id: int | None
+    delivered_at: dt.datetime
+
+    @property
+    def mark_sent(self) -> tuple[sa.Update, dict[str, Any]]:
+        """The delivery row's update to `sent`, made in the message's commit: the
+        statement and its values."""
+        return MARK_SENT, {
+            "sent_delivery": self.delivery_id,
+            "sent_attempts": self.attempts,
+            "sent_status": self.http_status,
+            "sent_at": self.delivered_at,
+        }
 
     def audit_detail(self) -> dict[str, object]:
         return {
@@ -69,15 +93,8 @@ def deliver(message: Message, *, now: dt.datetime) -> Delivered | None:
         idempotency_key=delivery.idempotency_key,
         http_status=status or None,
         attempts=attempts,
-        mark_sent=sa.update(_DELIVERIES)
-        .where(_DELIVERIES.c.id == delivery.id)
-        .values(
-            attempts=attempts,
-            status="sent",
-            last_error=None,
-            last_status_code=status or None,
-            delivered_at=utcnow(),
-        ),
+        delivery_id=delivery.id,
+        delivered_at=utcnow(),
     )
 
 
@@ -111,6 +128,20 @@ def delivery_target(settings: Settings) -> str:
     return "webhook" if settings.keel_webhook_url else "log"
 
 
+_INSERTED = (
+    "message_id", "idempotency_key", "text", "channel", "target", "tier", "model", "status",
+    "attempts", "created_at",
+)  # fmt: skip
+_INSERT = {
+    name: insert(_DELIVERIES)
+    .values({column: sa.bindparam(column) for column in _INSERTED})
+    .on_conflict_do_nothing()
+    .returning(_DELIVERIES)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_READ = sa.select(_DELIVERIES).where(_DELIVERIES.c.message_id == sa.bindparam("message_id"))
+
+
 def _ensure_delivery(message: Message, *, target: str) -> Delivery:
     """The message's delivery row; the first call inserts it, fixing the reply text
     before any POST. One statement in autocommit; a second only when it existed."""
@@ -126,19 +157,8 @@ def _ensure_delivery(message: Message, *, target: str) -> Delivery:
         "attempts": 0,
         "created_at": utcnow(),
     }
-    with autocommit_connection() as conn:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        row = (
-            conn.execute(
-                insert(_DELIVERIES).values(values).on_conflict_do_nothing().returning(_DELIVERIES)
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:  # made by an earlier attempt: its text stands
-            row = (
-                conn.execute(sa.select(_DELIVERIES).where(_DELIVERIES.c.message_id == message.id))
-                .mappings()
-                .one()
-            )
+    row = direct.execute(_INSERT[get_engine().dialect.name], values).first()
+    if row is None:  # made by an earlier attempt: its text stands
+        row = direct.execute(_READ, {"message_id": message.id}).first()
+        assert row is not None
     return Delivery(**row)

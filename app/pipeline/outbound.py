@@ -13,7 +13,7 @@ from app.errors import ConversationBusy
 from app.guardrails import evaluate_reply
 from app.pipeline import turns
 from app.pipeline.steps import escalation, verdict_event, violation
-from app.pipeline.transition import Change
+from app.pipeline.transition import Change, Extra
 from app.policy import Policy
 from app.routing import tier_up
 
@@ -107,8 +107,9 @@ def deliver(message: Message, *, policy: Policy, now: dt.datetime) -> Change | N
     if delivered is None:
         return None
     release = release_statement(message)
+    extras = [Extra(*delivered.mark_sent), *([Extra(*release)] if release is not None else [])]
     return Change(
-        statements=[delivered.mark_sent, *([release] if release is not None else [])],
+        statements=extras,
         next_step=None,
         updates={"state": MessageState.sent, "send_at": None, "answered_by": message.id},
         events=[("sent", delivered.audit_detail())],

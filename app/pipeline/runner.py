@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 
 from app.audit import record
 from app.audit.record import seed_chain_head
-from app.db import autocommit_connection, get_engine, session_scope
+from app.db import direct, get_engine, session_scope
 from app.db.models import Message, MessageState, Review, utcnow
 from app.deadletter import Reason, dead_letter
 from app.delivery import note_failure
@@ -81,8 +81,7 @@ class Loaded:
 def load_message(message_id: str) -> Loaded | None:
     """The message as it is now and its audit chain's head: one read in autocommit,
     outside any transaction (the step's commit checks the version it read)."""
-    with autocommit_connection() as conn:
-        row = conn.execute(_LOAD, {"id": message_id}).mappings().first()
+    row = direct.execute(_LOAD, {"id": message_id}).first()
     if row is None:
         return None
     message = Message(**row)
@@ -176,10 +175,7 @@ def commit_step(
     again to know)."""
     try:
         if audit_head is not None and fits_one_statement(change, dialect=get_engine().dialect.name):
-            with autocommit_connection() as conn:
-                after = commit_at_once(
-                    conn, message=message, step=step, change=change, audit_head=audit_head
-                )
+            after = commit_at_once(message=message, step=step, change=change, audit_head=audit_head)
             assert after.audit_seq is not None and after.audit_hash is not None
             return Loaded(after, (after.audit_seq, after.audit_hash))
         with session_scope() as session:

@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 from app.audit import Actor, chained_row, event_row, head_values, insert_rows, write_rows
 from app.audit.chain import EVENT_COLUMNS
 from app.audit.record import forget_chain_heads
+from app.db import direct
 from app.db.models import AuditEvent, Message, utcnow
 from app.lifecycle import check_transition, guarded_update, move
 from app.observability import events
@@ -29,6 +30,16 @@ class StaleMessage(Exception):
     """Raised when another worker moved the message on first; this run's work is dropped."""
 
 
+@dataclass(frozen=True)
+class Extra:
+    """An UPDATE a step's commit also makes: a statement built once, with bindparams of
+    its own names (they share one statement with the commit's), and this commit's values
+    for them. Built once, so the one-statement commit that carries it is built once."""
+
+    statement: sa.Update
+    params: dict[str, Any]
+
+
 @dataclass
 class Change:
     """What a step decided: column updates, audit events, rows to add, the next step."""
@@ -38,7 +49,7 @@ class Change:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     rows: list[SQLModel] = field(default_factory=list)
-    statements: list[sa.Executable] = field(default_factory=list)  # e.g. a delivery's update
+    statements: list[Extra] = field(default_factory=list)  # e.g. the delivery row's update
     # Committed, but the next step waits (a burst's quiet period): beat enqueues it.
     waits: bool = False
 
@@ -144,8 +155,8 @@ def commit_change(
         forget_chain_heads(session)  # those rows will not be written
         raise StaleMessage(message.id)
     insert_rows(session, rows)
-    for statement in change.statements:
-        session.execute(statement)
+    for extra in change.statements:
+        session.execute(extra.statement, extra.params)
     if change.rows:
         session.add_all(change.rows)  # new rows, e.g. a review
         session.flush()
@@ -154,15 +165,10 @@ def commit_change(
 def fits_one_statement(change: Change, *, dialect: str) -> bool:
     """Whether `commit_at_once` can apply this change: on Postgres, with no new rows and
     no extra statement but UPDATEs (which it runs only if the message moved)."""
-    return (
-        dialect == "postgresql"
-        and not change.rows
-        and all(isinstance(s, sa.Update) for s in change.statements)
-    )
+    return dialect == "postgresql" and not change.rows
 
 
 def commit_at_once(
-    conn: sa.Connection,
     *,
     message: Message,
     step: str,
@@ -210,15 +216,13 @@ def commit_at_once(
     params["events"] = json.dumps(sent)
     if cost is not None:
         params["v_cost_usd"] = change.cost_usd
-    shape = (tuple(sorted(values)), cost is not None)
-    if change.statements:
-        statement = _commit_statement(*shape, extras=change.statements)
-    else:
-        cached = _statements.get(shape)
-        if cached is None:
-            cached = _statements[shape] = _commit_statement(*shape, extras=[])
-        statement = cached
-    if conn.execute(statement, params).scalar_one() != 1:
+    for extra in change.statements:
+        params |= extra.params
+    shape = (tuple(sorted(values)), cost is not None, tuple(e.statement for e in change.statements))
+    statement = _statements.get(shape)
+    if statement is None:
+        statement = _statements[shape] = _commit_statement(*shape)
+    if direct.execute(statement, params).scalar() != 1:
         raise StaleMessage(message.id)
     events.observe(rows)  # autocommit: the statement above committed them
     return after_commit(message, change, written, head)
@@ -245,13 +249,13 @@ def after_commit(
     return Message(**(row | values | {"audit_seq": head[0], "audit_hash": head[1]}))
 
 
-# Built once per shape of update (its columns) and reused: SQLAlchemy then skips both
-# building the statement and computing its cache key.
-_statements: dict[tuple[tuple[str, ...], bool], sa.Select[int]] = {}
+# Built once per shape of update (its columns, whether it adds a cost, its extra UPDATEs)
+# and reused, so `direct` compiles each shape once.
+_statements: dict[tuple[tuple[str, ...], bool, tuple[sa.Update, ...]], sa.Select[int]] = {}
 
 
 def _commit_statement(
-    names: tuple[str, ...], add_cost: bool, *, extras: list[sa.Executable]
+    names: tuple[str, ...], add_cost: bool, extras: tuple[sa.Update, ...]
 ) -> sa.Select[int]:
     values: dict[str, Any] = {
         name: sa.bindparam(f"v_{name}", type_=_MESSAGES.c[name].type) for name in names
@@ -271,7 +275,6 @@ def _commit_statement(
     )
     ctes = [logged.cte("logged")]
     for i, extra in enumerate(extras):
-        assert isinstance(extra, sa.Update)
         ctes.append(extra.where(sa.exists(sa.select(moved.c.id))).cte(f"extra_{i}"))
     return sa.select(sa.func.count()).select_from(moved).add_cte(*ctes)
 

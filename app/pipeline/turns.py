@@ -10,21 +10,25 @@ import sqlalchemy as sa
 from app.conversations import OPT_OUT_CONFIRMATION, OptOut
 from app.db.models import Message, MessageState
 from app.lifecycle import Step
-from app.pipeline.transition import Change
+from app.pipeline.transition import Change, Extra
 from app.policy import Policy
 
 MESSAGES: sa.Table = Message.__table__  # type: ignore[attr-defined]
 
 
+# The messages a withdrawn message answered are answered by the one that answers it.
+REPOINT = (
+    sa.update(MESSAGES)
+    .where(MESSAGES.c.answered_by == sa.bindparam("repoint_from"))
+    .values(answered_by=sa.bindparam("repoint_to"))
+)
+
+
 def withdrawn(message: Message, *, reason: str, answered_by: str | None) -> Change:
     """The message ends `no_reply` with `reason`; what it answered now points further on."""
-    statements: list[sa.Executable] = []
+    statements: list[Extra] = []
     if answered_by:
-        statements.append(
-            sa.update(MESSAGES)
-            .where(MESSAGES.c.answered_by == message.id)
-            .values(answered_by=answered_by)
-        )
+        statements.append(Extra(REPOINT, {"repoint_from": message.id, "repoint_to": answered_by}))
     detail = {"reason": reason, "answered_by": answered_by, "had_draft": bool(message.reply_text)}
     return Change(
         next_step=None,

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 
 from app.audit import record, timeline, verify_chain
 from app.cli.main import cli
-from app.db import get_engine, session_scope
+from app.db import session_scope
 from app.db.models import AuditEvent, Message, Review, utcnow
 from app.pipeline import steps
 from app.pipeline.intake import accept_message
@@ -47,18 +48,21 @@ def head_and_events(message_id: str) -> tuple[tuple[int | None, str | None], lis
 
 @contextmanager
 def statements_sent() -> Iterator[list[str]]:
-    """The SQL statements this process sends to the database meanwhile."""
+    """The SQL statements this process sends through psycopg meanwhile (SQLAlchemy's and
+    the hot path's own, `app.db.direct`), but the pool's pings of a connection (";")."""
     sent: list[str] = []
-    engine = get_engine()
+    execute = psycopg.Cursor.execute
 
-    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        sent.append(statement)
+    def note(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(query) != ";":
+            sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
 
-    sa.event.listen(engine, "before_cursor_execute", note)
+    psycopg.Cursor.execute = note  # type: ignore[method-assign]
     try:
         yield sent
     finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
+        psycopg.Cursor.execute = execute  # type: ignore[method-assign]
 
 
 def run_until_done(message_id: str) -> None:

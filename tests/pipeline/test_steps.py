@@ -280,7 +280,7 @@ def test_a_stale_commit_changes_nothing_not_even_its_extra_updates(
     import pytest
 
     from app.pipeline.runner import commit_step, load_message
-    from app.pipeline.transition import Change, StaleMessage
+    from app.pipeline.transition import Change, Extra, StaleMessage
 
     mid = new_message()
     for step in ("ingest", "classify", "draft", "check"):
@@ -292,7 +292,12 @@ def test_a_stale_commit_changes_nothing_not_even_its_extra_updates(
     late = Change(
         next_step=None,
         statements=[
-            sa.update(Delivery).where(Delivery.message_id == mid).values(status="failed")  # type: ignore[arg-type]
+            Extra(
+                sa.update(Delivery)
+                .where(Delivery.message_id == sa.bindparam("late_id"))  # type: ignore[arg-type]
+                .values(status="failed"),
+                {"late_id": mid},
+            )
         ],
         events=[("sent", {"late": True})],
     )
