@@ -73,8 +73,9 @@ def test_a_constraint_error_is_sqlalchemys_and_carries_no_parameters(
     secret = "the customer's own words"
     copy = sa.insert(MESSAGES).from_select(
         [c.name for c in MESSAGES.columns],
-        sa.select(*(sa.bindparam("text") if c.name == "text" else c for c in MESSAGES.columns))
-        .where(MESSAGES.c.id == sa.bindparam("m")),
+        sa.select(
+            *(sa.bindparam("text") if c.name == "text" else c for c in MESSAGES.columns)
+        ).where(MESSAGES.c.id == sa.bindparam("m")),
     )
     with pytest.raises(sa.exc.IntegrityError) as raised:
         direct.execute(copy, {"m": mid, "text": secret})
