@@ -1,6 +1,7 @@
-"""`make profile`: where a Keel worker's CPU goes, sampled by py-spy while it runs the
-pipeline at zero provider latency; writes the "Where the worker's CPU goes" section of
-BENCHMARKS.md.
+"""`make profile`: where a Keel worker's CPU goes, sampled by py-spy while the
+Procfile's worker (its processes, at their defaults) runs the pipeline at 1 s of provider
+latency; only the thread holding the GIL is sampled, which is the Python CPU a process
+spends. Writes the "Where the worker's CPU goes" section of BENCHMARKS.md.
 
 Each sample is charged to the innermost frame that belongs to a known part (standard
 library frames are charged to their caller): the Postgres driver, SQLAlchemy, redis-py,
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bench.keel_runs import seed, use_env
 from bench.report import write_section
-from bench.stack import fresh_database, keel_stack, tree
+from bench.stack import fresh_database, keel_stack, procfile_worker_pool, tree
 
 HERE = Path(__file__).resolve().parent
 # (substring of a frame's file, part), the first match wins; frames look like
@@ -36,6 +37,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("(httpx", "provider SDKs and their HTTP client"),
     ("(httpcore", "provider SDKs and their HTTP client"),
     ("(h11/", "provider SDKs and their HTTP client"),
+    ("(app/db/", "Keel's database layer (app/db: statements straight through psycopg)"),
     ("(app/delivery/", "webhook delivery"),
     ("(app/audit/", "audit rows and hash chain"),
     ("(app/guardrails/", "guardrails"),
@@ -75,9 +77,9 @@ def shares(raw_files: list[Path]) -> tuple[int, collections.Counter[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--messages", type=int, default=2400)
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--latency-ms", default="1000")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(__file__).parents[1] / ".venv/bin/py-spy")
     from app.broker import enqueue_many
@@ -88,47 +90,38 @@ def main() -> None:
         workdir = Path(tmp)
         with (
             fresh_database() as url,
-            keel_stack(latency_ms="0", workdir=workdir, database_url=url) as stack,
+            keel_stack(latency_ms=args.latency_ms, workdir=workdir, database_url=url) as stack,
         ):
             use_env(stack.env)
             upgrade()
             ids = seed(args.messages, distinct_contacts=True)
-            worker = stack.start_worker(pool="prefork", concurrency=args.concurrency)
+            worker = stack.start_procfile("worker")
             enqueue_many((("ingest", mid, None) for mid in ids), policy=get_policy())
-            time.sleep(3)  # past the start-up
-            children = [pid for pid in tree(worker.pid) if pid != worker.pid]
-            outputs = [workdir / f"spy-{pid}.txt" for pid in children]
-            spy_args = ["--rate", "200", "--format", "raw", "--nonblocking"]
-            spies = [
-                subprocess.Popen(
-                    [
-                        py_spy,
-                        "record",
-                        "--pid",
-                        str(pid),
-                        "--duration",
-                        str(args.seconds),
-                        *spy_args,
-                        "--output",
-                        str(out),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for pid, out in zip(children, outputs, strict=True)
-            ]
-            for spy in spies:
-                spy.wait()
+            time.sleep(5)  # past the start-up and the first model calls
+            processes = len(tree(worker.pid))
+            output = workdir / "spy.txt"
+            subprocess.run(
+                [
+                    py_spy, "record", "--pid", str(worker.pid), "--subprocesses", "--gil",
+                    "--nonblocking", "--rate", "200", "--duration", str(args.seconds),
+                    "--format", "raw", "--output", str(output),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )  # fmt: skip
             stack.group.stop(worker)
-        total, by_part = shares([out for out in outputs if out.exists()])
+        total, by_part = shares([output] if output.exists() else [])
     if not total:
         raise SystemExit("py-spy recorded nothing (is ptrace allowed here?)")
+    pool, threads = procfile_worker_pool()
     lines = [
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `make profile` "
-        f"(`bench/profile.py`): py-spy sampling the {len(children)} pool processes of one "
-        f"worker (prefork x{args.concurrency}) at 200 Hz for {args.seconds} s while it ran "
-        "the pipeline at zero provider latency; idle samples left out. "
-        f"{total} samples.",
+        f"(`bench/profile.py`): py-spy sampling the Procfile's worker ({processes} "
+        f"processes of {pool} x{threads}) at 200 Hz for {args.seconds} s while it ran "
+        f"the pipeline with {int(args.latency_ms) / 1000:g} s per model call; only the "
+        "thread holding the GIL is sampled, so the shares are of the Python CPU the "
+        f"processes spent. {total} samples.",
         "",
         "| part | share of the worker's CPU |",
         "|---|---|",

@@ -170,21 +170,28 @@ def main() -> None:
             ):
                 soak = run_keel(stack, n=args.soak_messages, sample_every_s=2.0)
             g = growth(soak.rss_samples_mb)
+            gp = growth(soak.pss_samples_mb)
             pool, threads = procfile_worker_pool()
             processes = procfile_worker_processes()
+            pss = soak.pss_samples_mb
             lines += [
                 f"### Worker memory over a {args.soak_messages}-message soak",
                 "",
                 f"The Procfile's worker at its defaults ({processes} processes of {pool} "
-                f"x{threads}). {len(soak.rss_samples_mb)} samples of its resident memory "
-                "(its processes' added up, shared pages counted in each), every 2 s "
-                f"over {soak.seconds:.0f} s "
-                f"({soak.per_s:.1f} messages/s): first {soak.rss_samples_mb[0]:.0f} MiB, "
-                f"peak {max(soak.rss_samples_mb):.0f} MiB, last {soak.rss_samples_mb[-1]:.0f} MiB; "
-                f"growth of the last quarter's mean over the first quarter's: "
-                f"**{g:+.1%}**."
+                f"x{threads}), {soak.seconds:.0f} s at {soak.per_s:.1f} messages/s, "
+                f"{len(pss)} samples every 2 s.",
+                "",
+                "| memory | first | peak | last | last quarter over first |",
+                "|---|---:|---:|---:|---:|",
+                f"| proportional (PSS, shared pages once: what a dyno counts) | {pss[0]:.0f} MiB "
+                f"| {max(pss):.0f} MiB | {pss[-1]:.0f} MiB | **{gp:+.1%}** |"
+                if gp is not None
+                else "| proportional | too few samples | | | |",
+                f"| resident sizes added up (RSS, shared pages in each process) "
+                f"| {soak.rss_samples_mb[0]:.0f} MiB | {max(soak.rss_samples_mb):.0f} MiB "
+                f"| {soak.rss_samples_mb[-1]:.0f} MiB | {g:+.1%} |"
                 if g is not None
-                else "too few samples",
+                else "| resident | too few samples | | | |",
                 "",
             ]
         # 4. Audit share.
