@@ -71,23 +71,23 @@ def execute(statement: sa.Executable, params: Mapping[str, Any] | None = None) -
     for name, process in compiled.binds.items():
         values[name] = process(values[name])
     fairy = engine.raw_connection()
+    connection: Any = fairy.driver_connection  # a psycopg.Connection
     cursor = None
     try:
-        connection = fairy.driver_connection
-        assert connection is not None
         connection.autocommit = True
-        try:
-            cursor = connection.cursor()
-            cursor.execute(compiled.sql, values)
-            rows = cursor.fetchall() if compiled.returns else []
-            rowcount = cursor.rowcount
-            description = cursor.description
-        finally:
-            if not connection.closed:
-                connection.autocommit = False
+        cursor = connection.cursor()
+        cursor.execute(compiled.sql, values)
+        rows = cursor.fetchall() if compiled.returns else []
+        rowcount, description = cursor.rowcount, cursor.description
+        connection.autocommit = False  # back to the pool as SQLAlchemy's sessions expect it
     except engine.dialect.loaded_dbapi.Error as exc:
         _on_error(engine, fairy, cursor, compiled.sql, exc)
         raise AssertionError("unreachable") from exc
+    except BaseException as exc:
+        # interrupted (a soft time limit, a signal) with the statement perhaps under way:
+        # the connection's state is unknown, so it is closed rather than pooled
+        fairy.invalidate(exc)
+        raise
     finally:
         fairy.close()
     if not compiled.returns:
@@ -158,13 +158,18 @@ def _result_processors(
 
 
 def _on_error(engine: sa.Engine, fairy: Any, cursor: Any, sql: str, exc: Any) -> None:
-    """Raise `exc` as SQLAlchemy would; a lost connection also drops it and every other
-    pooled connection opened before the loss (they are likely lost too)."""
-    connection = fairy.dbapi_connection
-    lost = engine.dialect.is_disconnect(exc, connection, cursor)
+    """Raise `exc` as SQLAlchemy would. A lost connection is dropped with every other
+    pooled connection opened before the loss (they are likely lost too); any other
+    connection goes back to the pool out of autocommit, or is dropped if it cannot be."""
+    lost = engine.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
     if lost:
         fairy.invalidate(exc)
         engine.pool._invalidate(fairy, exc, _checkin=False)  # as Connection does
+    else:
+        try:
+            fairy.driver_connection.autocommit = False
+        except engine.dialect.loaded_dbapi.Error:
+            fairy.invalidate(exc)
     raise sa.exc.DBAPIError.instance(
         sql,
         None,

@@ -81,7 +81,15 @@ def test_a_constraint_error_is_sqlalchemys_and_carries_no_parameters(
         direct.execute(copy, {"m": mid, "text": secret})
     assert isinstance(raised.value.orig, psycopg.errors.UniqueViolation)
     assert secret not in str(raised.value)
-    # the connection went back to the pool fit for use
+    # the connection went back to the pool fit for use, and out of autocommit: a session
+    # that gets it next still runs a transaction it can roll back
+    pool = get_engine().pool
+    idle = [get_engine().raw_connection() for _ in range(pool.checkedin())]
+    try:
+        assert idle and not any(f.driver_connection.autocommit for f in idle)  # type: ignore[union-attr]
+    finally:
+        for fairy in idle:
+            fairy.close()
     assert direct.execute(_LOAD, {"id": mid}).first() is not None
 
 
