@@ -70,7 +70,18 @@ def execute(statement: sa.Executable, params: Mapping[str, Any] | None = None) -
     values = compiled.compiled.construct_params(dict(params or {}))
     for name, process in compiled.binds.items():
         values[name] = process(values[name])
-    fairy = engine.raw_connection()
+    try:
+        fairy = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:  # could not connect: the pool's error
+        raise sa.exc.DBAPIError.instance(
+            None,
+            None,
+            exc,
+            engine.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
+            dialect=engine.dialect,
+        ) from exc
     connection: Any = fairy.driver_connection  # a psycopg.Connection
     cursor = None
     try:

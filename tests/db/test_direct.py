@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.db import autocommit_connection, direct, get_engine, reset_engines
 from app.db.models import Message
+from app.demo.procs import free_port
 from app.pipeline.runner import _LOAD, load_message
 from app.state import reset_redis
 from tests.audit.chains import use_database
@@ -84,7 +85,7 @@ def test_a_constraint_error_is_sqlalchemys_and_carries_no_parameters(
     # the connection went back to the pool fit for use, and out of autocommit: a session
     # that gets it next still runs a transaction it can roll back
     pool = get_engine().pool
-    idle = [get_engine().raw_connection() for _ in range(pool.checkedin())]
+    idle = [get_engine().raw_connection() for _ in range(pool.checkedin())]  # type: ignore[attr-defined]
     try:
         assert idle and not any(f.driver_connection.autocommit for f in idle)  # type: ignore[union-attr]
     finally:
@@ -115,6 +116,15 @@ def test_a_connection_postgres_dropped_fails_once_then_the_pool_starts_afresh(
     # next reads all succeed
     for _ in range(5):
         assert direct.execute(_LOAD, {"id": mid}).first() is not None
+
+
+def test_a_database_that_does_not_answer_is_sqlalchemys_operational_error(
+    keel_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a step's task retries (`StepDatabaseUnavailable`) and the API answers 503."""
+    use_database(monkeypatch, f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/keel")
+    with pytest.raises(sa.exc.OperationalError):
+        direct.execute(_LOAD, {"id": "any"})
 
 
 def test_an_in_list_is_refused_with_the_way_to_write_it(keel_env: dict[str, str]) -> None:
