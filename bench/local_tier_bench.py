@@ -196,7 +196,7 @@ def section(bank: dict, mas: dict, elapsed_s: float) -> str:
             f"**Banking77: {_pct(headline.coverage)} of held-out messages answered locally at "
             f"{_pct(headline.precision)} precision** with the threshold `keel train` stored "
             f"(aim: at least 50% at 97% or better); they cost nothing and take about "
-            f"{bank['eval']['en']['ms']:.0f} ms of CPU each (on shared, busy cores) instead of "
+            f"{bank['eval']['en']['ms']:.2g} ms of CPU each (on shared, busy cores) instead of "
             "a model call.",
             "",
         ]
