@@ -73,15 +73,8 @@ def execute(statement: sa.Executable, params: Mapping[str, Any] | None = None) -
     try:
         fairy = engine.raw_connection()
     except engine.dialect.loaded_dbapi.Error as exc:  # could not connect: the pool's error
-        raise sa.exc.DBAPIError.instance(
-            None,
-            None,
-            exc,
-            engine.dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            connection_invalidated=engine.dialect.is_disconnect(exc, None, None),
-            dialect=engine.dialect,
-        ) from exc
+        lost = engine.dialect.is_disconnect(exc, None, None)
+        raise _as_sqlalchemy(engine, exc, sql=None, lost=lost) from exc
     connection: Any = fairy.driver_connection  # a psycopg.Connection
     cursor = None
     try:
@@ -181,7 +174,12 @@ def _on_error(engine: sa.Engine, fairy: Any, cursor: Any, sql: str, exc: Any) ->
             fairy.driver_connection.autocommit = False
         except engine.dialect.loaded_dbapi.Error:
             fairy.invalidate(exc)
-    raise sa.exc.DBAPIError.instance(
+    raise _as_sqlalchemy(engine, exc, sql=sql, lost=lost) from exc
+
+
+def _as_sqlalchemy(engine: sa.Engine, exc: Any, *, sql: str | None, lost: bool) -> Exception:
+    """The driver's error as SQLAlchemy's class for it, with no parameters in its text."""
+    return sa.exc.DBAPIError.instance(
         sql,
         None,
         exc,
@@ -189,4 +187,4 @@ def _on_error(engine: sa.Engine, fairy: Any, cursor: Any, sql: str, exc: Any) ->
         hide_parameters=True,
         connection_invalidated=lost,
         dialect=engine.dialect,
-    ) from exc
+    )
