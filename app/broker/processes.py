@@ -1,13 +1,12 @@
 """One worker, several processes: WORKER_PROCESSES copies of a warmed-up worker.
 
 One Python process runs Keel's steps on one core at most, whatever its threads
-(BENCHMARKS.md, "Worker shapes"). So the Procfile's worker runs two processes of 32
-threads each: the
-main process warms up (`app/pipeline/warmup.py`: the SDKs, lingua, the local model),
-freezes what it loaded out of the garbage collector's reach, and forks; each copy then
-starts its own broker connection, database pool and thread pool, and shares the
-warmed-up pages with the others instead of loading its own (a dyno counts a shared page
-once).
+(BENCHMARKS.md, "Worker shapes"). So the Procfile's worker runs two processes of 48
+threads each: the main process warms up (`app/pipeline/warmup.py`: the SDKs, lingua,
+the local model), freezes what it loaded out of the garbage collector's reach, and
+forks; each copy then starts its own broker connection, database pool and thread pool,
+and shares the warmed-up pages with the others instead of loading its own (a dyno counts
+a shared page once).
 
 Lifetimes, as a platform expects of one process type:
 - Heroku sends SIGTERM to every process of a dyno, so each copy runs its own soft

@@ -92,8 +92,8 @@ def withdraw_earlier(
     ).all()
     withdrawn = []
     for message in earlier:
-        m = message
-        if _stays(m.id, m.state, m.next_step, m.reply_text, lease=lease_message_id):
+        fields = (message.id, message.state, message.next_step, message.reply_text)
+        if _stays(*fields, lease=lease_message_id):
             continue
         if withdraw(
             session, message, reason=reason_for(message), answered_by=carrier.id, actor=actor

@@ -10,7 +10,8 @@ come back as SQLAlchemy reads them. Errors come out as SQLAlchemy's (`IntegrityE
 `OperationalError`, with no parameters in their message), and a lost connection
 recycles the pool, as a pooled SQLAlchemy connection would.
 
-On SQLite, or for a statement built per call, it is `autocommit_connection().execute`.
+On SQLite it is `autocommit_connection().execute`. A statement built per call has no
+place here (each distinct object is compiled and kept): build it once, with bindparams.
 """
 
 from __future__ import annotations

@@ -163,8 +163,8 @@ def commit_change(
 
 
 def fits_one_statement(change: Change, *, dialect: str) -> bool:
-    """Whether `commit_at_once` can apply this change: on Postgres, with no new rows and
-    no extra statement but UPDATEs (which it runs only if the message moved)."""
+    """Whether `commit_at_once` can apply this change: on Postgres, with no new rows
+    (its extra UPDATEs run only if the message moved)."""
     return dialect == "postgresql" and not change.rows
 
 
@@ -271,7 +271,7 @@ def _commit_statement(
     )
     logged = sa.insert(_EVENTS).from_select(
         ["message_id", *_EVENT_COLUMNS],
-        sa.select(moved.c.id, *_UNNESTED).select_from(moved).join(_UNNEST, sa.true()),
+        sa.select(moved.c.id, *_EVENT_VALUES).select_from(moved).join(_RECORDSET, sa.true()),
     )
     ctes = [logged.cte("logged")]
     for i, extra in enumerate(extras):
@@ -288,9 +288,9 @@ _EVENT_TYPES: dict[str, Any] = {
     "at": sa.DateTime(timezone=True),
     "detail": postgresql.JSON(),
 }
-_UNNEST = (
+_RECORDSET = (
     sa.func.json_to_recordset(sa.cast(sa.bindparam("events", type_=sa.Text()), postgresql.JSON))
     .table_valued(*(sa.column(name, _EVENT_TYPES.get(name, sa.Text())) for name in _EVENT_COLUMNS))
     .render_derived(name="e", with_types=True)
 )
-_UNNESTED = [_UNNEST.c[name] for name in _EVENT_COLUMNS]
+_EVENT_VALUES = [_RECORDSET.c[name] for name in _EVENT_COLUMNS]
